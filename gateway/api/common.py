@@ -1,0 +1,107 @@
+"""Request parsing and chain execution shared by the chat and Responses routes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import orjson
+from starlette.requests import Request
+
+from gateway.api.errors import APIError, retry_after_header
+from gateway.catalog import Chain, Deployment
+from gateway.routing.chain import ChainExhausted, RequestRejected, Served
+from gateway.routing.failures import FailureKind
+from gateway.state import GatewayState
+
+T = TypeVar("T")
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+_REJECTION_CODES = {
+    FailureKind.CONTEXT_WINDOW: "context_length_exceeded",
+    FailureKind.CONTENT_POLICY: "content_policy_violation",
+}
+
+
+def gateway_state(request: Request) -> GatewayState:
+    return request.app.state.gateway
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise APIError(413, "Request body is too large.", code="request_too_large")
+    if not raw.strip():
+        raise APIError(400, "Request body is empty; expected a JSON object.", code="invalid_json")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise APIError(400, f"Request body is not valid JSON: {exc}", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise APIError(400, "Request body must be a JSON object.", code="invalid_json")
+    return body
+
+
+def resolve_chain(state: GatewayState, body: dict[str, Any]) -> Chain:
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise APIError(400, "'model' is required (a string).", code="missing_model", param="model")
+    chain = state.catalog.chain_for(model.strip())
+    if chain is None:
+        raise APIError(
+            404,
+            f"The model {model!r} does not exist. GET /v1/models lists the virtual models and "
+            "the direct provider/model names.",
+            code="model_not_found",
+            param="model",
+        )
+    return chain
+
+
+async def run_chain(
+    state: GatewayState, chain: Chain, attempt: Callable[[Deployment], Awaitable[T]]
+) -> Served[T]:
+    """Run the chain and turn its dead ends into the right HTTP errors."""
+    try:
+        return await state.runner.run(chain, attempt)
+    except RequestRejected as rejected:
+        failure = rejected.failure
+        status = failure.status if failure.status and 400 <= failure.status < 500 else 400
+        raise APIError(
+            status,
+            f"{rejected.deployment.id} rejected the request: {failure.message}",
+            code=_REJECTION_CODES.get(failure.kind, failure.kind.value),
+            extra={"candidates": [s.as_dict() for s in rejected.skips]},
+        ) from None
+    except ChainExhausted as exhausted:
+        skips = [s.as_dict() for s in exhausted.skips]
+        if all(s.outcome == "unusable" for s in exhausted.skips):
+            raise APIError(
+                503,
+                f"No candidate of {chain.name!r} is usable with this configuration "
+                "(see 'candidates'; `gateway models` explains each).",
+                code="no_usable_candidate",
+                extra={"candidates": skips},
+            ) from None
+        raise APIError(
+            429,
+            f"Every candidate of {chain.name!r} is rate-limited, cooling down or failing; "
+            "retry after the time in Retry-After.",
+            code="all_candidates_exhausted",
+            extra={"candidates": skips},
+            headers=retry_after_header(
+                exhausted.retry_after or state.runner.settings.cooldown_seconds
+            ),
+        ) from None
+
+
+def served_headers(chain: Chain, served: Served[Any]) -> dict[str, str]:
+    headers = {
+        "x-gateway-served-by": served.deployment.id,
+        "x-gateway-attempt": str(served.attempt),
+        "x-gateway-candidate": str(served.position),
+    }
+    if chain.virtual:
+        headers["x-gateway-virtual-model"] = chain.name
+    return headers

@@ -1,0 +1,116 @@
+"""`POST /v1/responses`: the OpenAI Responses API over the same chains.
+
+LiteLLM bridges each attempt to the provider's chat API (our deployments are configured for
+that); this route adds the chain, the headers, and the SSE framing with `event:` lines.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from gateway.api.chat import SSE_HEADERS
+from gateway.api.common import (
+    gateway_state,
+    read_json_object,
+    resolve_chain,
+    run_chain,
+    served_headers,
+)
+from gateway.api.errors import APIError
+from gateway.catalog import Deployment
+from gateway.litellm_glue.engine import StartedStream
+from gateway.litellm_glue.errors import classify
+
+log = logging.getLogger("gateway.responses")
+
+# `prompt_cache_key`, `store` and `previous_response_id` are accepted and not forwarded: the
+# gateway keeps no response store, and free upstreams have no prompt cache to key.
+FORWARDED_PARAMS = frozenset(
+    {
+        "include",
+        "instructions",
+        "max_output_tokens",
+        "metadata",
+        "parallel_tool_calls",
+        "reasoning",
+        "temperature",
+        "text",
+        "tool_choice",
+        "tools",
+        "top_p",
+        "truncation",
+        "user",
+    }
+)
+
+
+async def create_response(request: Request) -> Response:
+    state = gateway_state(request)
+    body = await read_json_object(request)
+    chain = resolve_chain(state, body)
+    if body.get("previous_response_id"):
+        raise APIError(
+            400,
+            "previous_response_id is not supported: the gateway stores no responses; "
+            "send the whole conversation in 'input' (store: false).",
+            code="unsupported_parameter",
+            param="previous_response_id",
+        )
+    input_items = body.get("input")
+    if not isinstance(input_items, str | list) or not input_items:
+        raise APIError(
+            400, "'input' is required (a string or an array).", code="missing_input", param="input"
+        )
+    params = {key: value for key, value in body.items() if key in FORWARDED_PARAMS}
+    params["input"] = input_items
+    stream = body.get("stream") is True
+
+    async def attempt(deployment: Deployment) -> Any:
+        return await state.engine.responses(deployment, params, stream)
+
+    served = await run_chain(state, chain, attempt)
+    headers = served_headers(chain, served)
+    if stream:
+        return StreamingResponse(
+            _events(served.result, served.deployment.id),
+            media_type="text/event-stream",
+            headers={**SSE_HEADERS, **headers},
+        )
+    response = served.result
+    response.model = served.deployment.id
+    return Response(response.model_dump_json(), media_type="application/json", headers=headers)
+
+
+async def _events(stream: StartedStream, model_id: str) -> AsyncIterator[bytes]:
+    try:
+        async for event in stream:
+            inner = getattr(event, "response", None)
+            if inner is not None and hasattr(inner, "model"):
+                inner.model = model_id
+            event_type = getattr(event, "type", "message")
+            yield (
+                f"event: {event_type}\ndata: ".encode()
+                + event.model_dump_json(exclude_none=True).encode()
+                + b"\n\n"
+            )
+    except Exception as exc:
+        failure = classify(exc)
+        log.warning("responses stream from %s failed after it started: %s", model_id, failure)
+        error = {
+            "type": "error",
+            "code": failure.kind.value,
+            "message": f"{model_id} failed mid-answer: {failure.message}",
+            "param": None,
+        }
+        yield b"event: error\ndata: " + orjson.dumps(error) + b"\n\n"
+    finally:
+        await stream.aclose()
+
+
+ROUTES = [("/v1/responses", create_response, "POST"), ("/responses", create_response, "POST")]

@@ -1,0 +1,77 @@
+"""Build the ASGI app: LiteLLM's proxy app with the generated config, our routes in front.
+
+Import order matters: the environment (offline defaults, `.env`) must be in place and the
+LiteLLM config written before `litellm.proxy.proxy_server` is imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from gateway.catalog import Catalog, build_catalog
+from gateway.config import load_config
+from gateway.settings import Settings, load_environment
+
+log = logging.getLogger("gateway")
+
+
+def create_app(settings: Settings | None = None):
+    load_environment()
+    settings = settings or Settings.from_env()
+    config = load_config(settings.config_dir)
+    catalog = build_catalog(config, os.environ)
+
+    from gateway.litellm_glue.config import build_litellm_config, write_litellm_config
+
+    litellm_config = build_litellm_config(
+        catalog, config.routing, master_key_env="PROXY_API_KEY" if settings.proxy_api_key else None
+    )
+    os.environ["CONFIG_FILE_PATH"] = str(
+        write_litellm_config(litellm_config, settings.generated_dir)
+    )
+
+    from gateway.litellm_glue.proxy import load_proxy_app
+
+    proxy = load_proxy_app()
+    app = proxy.app
+
+    from gateway.api.auth import APIKeyMiddleware
+    from gateway.api.routes import gateway_routes
+    from gateway.litellm_glue.engine import LiteLLMEngine
+    from gateway.litellm_glue.g4f_handler import configure_g4f
+    from gateway.routing.chain import ChainRunner
+    from gateway.routing.cooldowns import CooldownTracker
+    from gateway.state import GatewayState
+
+    configure_g4f(catalog, settings.data_dir)
+    # Starlette matches routes in order: ours must come before LiteLLM's routes of the same path.
+    app.router.routes[0:0] = gateway_routes()
+    app.add_middleware(APIKeyMiddleware, api_key=settings.proxy_api_key)
+    app.state.gateway = GatewayState(
+        settings=settings,
+        config=config,
+        catalog=catalog,
+        runner=ChainRunner(config.routing, CooldownTracker()),
+        engine=LiteLLMEngine(proxy.router),
+    )
+    _log_startup(settings, catalog)
+    return app
+
+
+def _log_startup(settings: Settings, catalog: Catalog) -> None:
+    usable = len(catalog.usable_deployments)
+    log.info(
+        "gateway: %d virtual models, %d of %d direct models usable (config: %s)",
+        len(catalog.virtual_models),
+        usable,
+        len(catalog.deployments),
+        settings.config_dir,
+    )
+    if usable == 0:
+        log.warning("gateway: no provider is usable; run `gateway models` to see why")
+    if settings.proxy_api_key is None:
+        log.warning(
+            "gateway: PROXY_API_KEY is not set, so every endpoint is open to anyone who can "
+            "reach this port; keep it bound to 127.0.0.1 or set PROXY_API_KEY"
+        )

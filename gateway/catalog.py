@@ -1,0 +1,149 @@
+"""The resolved view of the configuration: concrete deployments and virtual-model chains.
+
+Built once at startup from the YAML and the environment. Everything routing needs to know
+about a candidate (is it usable, and if not why; its context window) is decided here, so the
+request path only looks things up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from gateway.config import ConfigError, GatewayConfig, Limits, ModelOptions
+from gateway.config.loader import VIRTUAL_MODELS_FILE
+from gateway.providers import PROVIDER_TYPES, ProviderType
+from gateway.rankings import Rankings, load_rankings
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One model of one configured provider, addressable as `provider/model`."""
+
+    id: str
+    provider: str
+    provider_type: ProviderType
+    model_id: str
+    api_base: str | None
+    api_key_env: str | None
+    options: ModelOptions
+    provider_limits: Limits
+    timeout: float | None
+    problem: str | None = None
+    g4f_provider: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.problem is None
+
+    @property
+    def context_window(self) -> int | None:
+        return self.options.context_window
+
+    @property
+    def litellm_model(self) -> str:
+        return self.provider_type.litellm_model(self.provider, self.model_id)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A chain entry as written in `virtual_models.yaml`, resolved to a deployment if possible."""
+
+    ref: str
+    deployment: Deployment | None
+    problem: str | None
+
+    @property
+    def usable(self) -> bool:
+        return self.problem is None
+
+
+@dataclass(frozen=True)
+class Chain:
+    """What a requested model name resolves to: a virtual model or one direct deployment."""
+
+    name: str
+    candidates: tuple[Candidate, ...]
+    description: str = ""
+    virtual: bool = True
+
+
+@dataclass
+class Catalog:
+    deployments: dict[str, Deployment] = field(default_factory=dict)
+    virtual_models: dict[str, Chain] = field(default_factory=dict)
+
+    def chain_for(self, model: str) -> Chain | None:
+        """Resolve a requested model name; direct `provider/model` names become one-step chains."""
+        chain = self.virtual_models.get(model)
+        if chain is not None:
+            return chain
+        deployment = self.deployments.get(model)
+        if deployment is None:
+            return None
+        return Chain(
+            name=model,
+            candidates=(Candidate(model, deployment, deployment.problem),),
+            virtual=False,
+        )
+
+    @property
+    def usable_deployments(self) -> list[Deployment]:
+        return [d for d in self.deployments.values() if d.usable]
+
+
+def build_catalog(
+    config: GatewayConfig, env: Mapping[str, str], rankings: Rankings | None = None
+) -> Catalog:
+    catalog = Catalog()
+    for provider_name, provider in config.providers.providers.items():
+        provider_type = PROVIDER_TYPES[provider.type]
+        endpoint = provider_type.resolve_endpoint(
+            env, yaml_api_base=provider.api_base, yaml_api_key_env=provider.api_key_env
+        )
+        problem = endpoint.problem
+        if not provider.enabled:
+            problem = "disabled in providers.yaml"
+        for model_id, options in provider.models.items():
+            deployment_id = f"{provider_name}/{model_id}"
+            catalog.deployments[deployment_id] = Deployment(
+                id=deployment_id,
+                provider=provider_name,
+                provider_type=provider_type,
+                model_id=model_id,
+                api_base=endpoint.api_base,
+                api_key_env=endpoint.api_key_env,
+                options=options,
+                provider_limits=provider.limits,
+                timeout=provider.timeout,
+                problem=problem,
+                g4f_provider=provider.g4f_provider,
+            )
+    for name, virtual in config.virtual_models.virtual_models.items():
+        refs = virtual.candidates
+        if virtual.auto_order:
+            rankings = rankings or load_rankings()
+            if virtual.profile not in rankings.profiles:
+                raise ConfigError(
+                    f"{config.directory / VIRTUAL_MODELS_FILE}: virtual_models.{name}.profile: "
+                    f"unknown ranking profile {virtual.profile!r} "
+                    f"(known: {', '.join(sorted(rankings.profiles))})"
+                )
+            refs = rankings.order([r.partition("/")[2] for r in refs], refs, virtual.profile)
+        candidates = tuple(_resolve_candidate(ref, catalog, config) for ref in refs)
+        catalog.virtual_models[name] = Chain(
+            name=name, candidates=candidates, description=virtual.description
+        )
+    return catalog
+
+
+def _resolve_candidate(ref: str, catalog: Catalog, config: GatewayConfig) -> Candidate:
+    deployment = catalog.deployments.get(ref)
+    if deployment is not None:
+        return Candidate(ref, deployment, deployment.problem)
+    provider_name, _, model_id = ref.partition("/")
+    if provider_name not in config.providers.providers:
+        return Candidate(ref, None, f"unknown provider {provider_name!r}")
+    return Candidate(
+        ref, None, f"model {model_id!r} is not listed under providers.{provider_name}.models"
+    )

@@ -1,0 +1,115 @@
+"""`gateway run | config | models`: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from gateway.config import ConfigError, load_config
+from gateway.settings import Settings, load_environment
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    load_environment()
+    try:
+        return args.handler(args)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gateway", description="OpenAI-compatible gateway with virtual models over free LLMs"
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config-dir",
+        help="directory holding providers.yaml and virtual_models.yaml "
+        "(default: $GATEWAY_CONFIG_DIR or ./litellm_config)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", parents=[common], help="serve the gateway")
+    run.add_argument("--host", default=os.environ.get("GATEWAY_HOST", "127.0.0.1"))
+    run.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8000")))
+    run.set_defaults(handler=_run)
+
+    config = commands.add_parser(
+        "config", parents=[common], help="print the generated LiteLLM config (no secrets)"
+    )
+    config.set_defaults(handler=_config)
+
+    models = commands.add_parser(
+        "models", parents=[common], help="list virtual models, their chains and usability"
+    )
+    models.set_defaults(handler=_models)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(args.config_dir)
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    import uvicorn
+
+    from gateway.app import create_app
+
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level.lower(),
+        access_log=settings.log_level == "DEBUG",
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    import yaml
+
+    from gateway.catalog import build_catalog
+    from gateway.litellm_glue.config import build_litellm_config
+
+    settings = _settings(args)
+    config = load_config(settings.config_dir)
+    catalog = build_catalog(config, os.environ)
+    generated = build_litellm_config(
+        catalog, config.routing, master_key_env="PROXY_API_KEY" if settings.proxy_api_key else None
+    )
+    # Keys are `os.environ/NAME` references already; nothing secret is printed.
+    print(yaml.safe_dump(generated, sort_keys=False), end="")
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from gateway.catalog import build_catalog
+
+    settings = _settings(args)
+    catalog = build_catalog(load_config(settings.config_dir), os.environ)
+    for chain in catalog.virtual_models.values():
+        usable = sum(c.usable for c in chain.candidates)
+        print(f"{chain.name}  ({usable}/{len(chain.candidates)} usable)  {chain.description}")
+        for position, candidate in enumerate(chain.candidates, start=1):
+            status = "ok" if candidate.usable else f"unusable: {candidate.problem}"
+            print(f"  {position}. {candidate.ref:<55} {status}")
+    print("\ndirect models:")
+    for deployment in catalog.deployments.values():
+        status = "ok" if deployment.usable else f"unusable: {deployment.problem}"
+        print(f"  {deployment.id:<58} {status}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Pydantic models for `providers.yaml` and `virtual_models.yaml`.
+
+Unknown keys are rejected (``extra="forbid"``) so a typo such as ``api_kye_env`` is an error
+naming the file and key instead of a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ProviderType = Literal["groq", "gemini", "github", "cloudflare", "g4f", "openai_compatible"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Limits(_Strict):
+    """Free-tier quota of a provider or a model (used by the quota tracker)."""
+
+    rpm: int | None = Field(default=None, ge=1, description="requests per minute")
+    rpd: int | None = Field(default=None, ge=1, description="requests per day")
+    tpm: int | None = Field(default=None, ge=1, description="tokens per minute")
+    tpd: int | None = Field(default=None, ge=1, description="tokens per day")
+
+
+class ModelOptions(Limits):
+    """Per-model settings: its own limits plus what routing needs to know about it."""
+
+    context_window: int | None = Field(default=None, ge=1)
+    max_output_tokens: int | None = Field(default=None, ge=1)
+
+
+class ProviderConfig(_Strict):
+    """One upstream account: its wire type, where it lives, its key and its models."""
+
+    type: ProviderType
+    api_base: str | None = None
+    api_key_env: str | None = None
+    enabled: bool = True
+    limits: Limits = Field(default_factory=Limits)
+    timeout: float | None = Field(default=None, gt=0, description="seconds per upstream call")
+    g4f_provider: str | None = Field(
+        default=None, description="g4f provider class name, e.g. PollinationsAI (type g4f only)"
+    )
+    models: dict[str, ModelOptions]
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _models_list_or_mapping(cls, value: object) -> object:
+        """Accept `[id, ...]` as shorthand for `{id: {}, ...}`."""
+        if isinstance(value, list):
+            if not all(isinstance(item, str) for item in value):
+                raise ValueError("a list of models must hold model ids (strings)")
+            return {model_id: {} for model_id in value}
+        if isinstance(value, dict):
+            return {key: ({} if options is None else options) for key, options in value.items()}
+        return value
+
+    @field_validator("models", mode="after")
+    @classmethod
+    def _at_least_one_model(cls, value: dict[str, ModelOptions]) -> dict[str, ModelOptions]:
+        if not value:
+            raise ValueError("must list at least one model")
+        return value
+
+
+class ProvidersFile(_Strict):
+    providers: dict[str, ProviderConfig]
+
+    @field_validator("providers", mode="after")
+    @classmethod
+    def _names_have_no_slash(cls, value: dict[str, ProviderConfig]) -> dict[str, ProviderConfig]:
+        for name in value:
+            if "/" in name or not name:
+                raise ValueError(f"provider name {name!r} must be non-empty and contain no '/'")
+        return value
+
+
+class RoutingSettings(_Strict):
+    """How chains behave; every number here is a default the README documents."""
+
+    request_timeout: float = Field(default=60.0, gt=0, description="seconds per upstream call")
+    cooldown_seconds: float = Field(
+        default=15.0, ge=0, description="cooldown after a 5xx, timeout or connection error"
+    )
+    rate_limit_cooldown_seconds: float = Field(
+        default=30.0, ge=0, description="cooldown after a 429 that carries no Retry-After"
+    )
+    auth_error_cooldown_seconds: float = Field(
+        default=300.0, ge=0, description="cooldown after a 401/403/404 (a key or model problem)"
+    )
+    max_retry_after_seconds: float = Field(
+        default=3600.0, gt=0, description="cap on an upstream Retry-After used as a cooldown"
+    )
+
+
+class VirtualModelConfig(_Strict):
+    description: str = ""
+    candidates: list[str] = Field(min_length=1)
+    auto_order: bool = False
+    profile: str = Field(
+        default="coding", description="scoring profile from rankings/profiles.yaml for auto_order"
+    )
+
+    @field_validator("candidates", mode="after")
+    @classmethod
+    def _candidates_are_provider_slash_model(cls, value: list[str]) -> list[str]:
+        for candidate in value:
+            if "/" not in candidate:
+                raise ValueError(f"candidate {candidate!r} must look like 'provider/model'")
+        if len(set(value)) != len(value):
+            raise ValueError("candidates must not repeat")
+        return value
+
+
+class VirtualModelsFile(_Strict):
+    virtual_models: dict[str, VirtualModelConfig]
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+
+    @field_validator("virtual_models", mode="after")
+    @classmethod
+    def _names_have_no_slash(
+        cls, value: dict[str, VirtualModelConfig]
+    ) -> dict[str, VirtualModelConfig]:
+        for name in value:
+            if "/" in name:
+                raise ValueError(
+                    f"virtual model name {name!r} must not contain '/' (reserved for direct models)"
+                )
+        return value

@@ -1,0 +1,84 @@
+"""Calls into LiteLLM's Router for one concrete deployment, failures classified.
+
+Each call names exactly one deployment (model group == deployment id), with LiteLLM's retries
+off: the chain (gateway/routing/chain.py) decides what happens next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from litellm import Router
+
+from gateway.catalog import Deployment
+from gateway.litellm_glue.errors import classify
+from gateway.routing.failures import FailureKind, UpstreamFailure
+
+
+@dataclass
+class StartedStream:
+    """A stream whose first item already arrived, so the upstream has committed to answer."""
+
+    first: Any
+    rest: AsyncIterator[Any]
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        yield self.first
+        async for item in self.rest:
+            yield item
+
+    async def aclose(self) -> None:
+        close = getattr(self.rest, "aclose", None)
+        if close is not None:
+            # Closing a broken upstream must not mask the real outcome.
+            with contextlib.suppress(Exception):
+                await close()
+
+
+class LiteLLMEngine:
+    def __init__(self, router: Callable[[], Router]) -> None:
+        self._router = router
+
+    async def chat(self, deployment: Deployment, params: dict[str, Any], stream: bool) -> Any:
+        """A chat completion: a `ModelResponse`, or a `StartedStream` of chunks."""
+        router = self._router()
+        try:
+            response = await router.acompletion(
+                model=deployment.id, stream=stream, num_retries=0, **params
+            )
+            if stream:
+                return await _start(response)
+            return response
+        except UpstreamFailure:
+            raise
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    async def responses(self, deployment: Deployment, params: dict[str, Any], stream: bool) -> Any:
+        """A Responses API call, bridged by LiteLLM to chat completions where needed."""
+        router = self._router()
+        try:
+            response = await router.aresponses(
+                model=deployment.id, stream=stream, num_retries=0, **params
+            )
+            if stream:
+                return await _start(response)
+            return response
+        except UpstreamFailure:
+            raise
+        except Exception as exc:
+            raise classify(exc) from exc
+
+
+async def _start(stream: Any) -> StartedStream:
+    iterator = stream.__aiter__()
+    try:
+        first = await iterator.__anext__()
+    except StopAsyncIteration:
+        raise UpstreamFailure(
+            FailureKind.SERVER_ERROR, "the upstream closed the stream without any data"
+        ) from None
+    return StartedStream(first=first, rest=iterator)

@@ -1,0 +1,15 @@
+"""Google Gemini (AI Studio key): LiteLLM's native `gemini/` adapter speaks generateContent.
+
+The base URL must include the API version (`.../v1beta`); LiteLLM appends
+`/models/{model}:generateContent`.
+"""
+
+from gateway.providers.base import ProviderType
+
+GEMINI = ProviderType(
+    name="gemini",
+    litellm_prefix="gemini",
+    default_api_base="https://generativelanguage.googleapis.com/v1beta",
+    api_base_env="GEMINI_API_BASE",
+    api_key_env="GEMINI_API_KEY",
+)

@@ -1,0 +1,174 @@
+"""Walk a chain of candidates in order until one answers.
+
+A candidate is skipped without a call when it is unusable (no key, disabled, unknown), resting
+in a cooldown, or too small for a request that already overflowed a context window. A call
+that fails with a failover-class error cools its route down and moves on at once; any other
+failure (a bad request, a content-policy refusal) goes straight back to the client, since every
+other candidate would refuse it too.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from gateway.catalog import Candidate, Chain, Deployment
+from gateway.config import RoutingSettings
+from gateway.routing.cooldowns import CooldownTracker
+from gateway.routing.failures import FailureKind, UpstreamFailure
+
+log = logging.getLogger("gateway.chain")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Why one candidate did not answer."""
+
+    candidate: str
+    reason: str
+    outcome: str
+    retry_after: float | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {
+            "model": self.candidate,
+            "outcome": self.outcome,
+            "reason": self.reason,
+        }
+        if self.retry_after is not None:
+            data["retry_after"] = math.ceil(self.retry_after)
+        return data
+
+
+@dataclass
+class Served(Generic[T]):
+    """A successful attempt: what answered, where it sits in the chain, and the result."""
+
+    deployment: Deployment
+    result: T
+    attempt: int
+    position: int
+    skips: list[Skip] = field(default_factory=list)
+
+
+class ChainExhausted(Exception):
+    """No candidate could answer. `retry_after` is when the soonest cooldown ends."""
+
+    def __init__(self, chain: Chain, skips: list[Skip], retry_after: float | None) -> None:
+        super().__init__(f"every candidate of {chain.name!r} is unavailable")
+        self.chain = chain
+        self.skips = skips
+        self.retry_after = retry_after
+
+
+class RequestRejected(Exception):
+    """An upstream refused the request itself; failing over would not help."""
+
+    def __init__(self, failure: UpstreamFailure, deployment: Deployment, skips: list[Skip]):
+        super().__init__(str(failure))
+        self.failure = failure
+        self.deployment = deployment
+        self.skips = skips
+
+
+class ChainRunner:
+    def __init__(self, settings: RoutingSettings, cooldowns: CooldownTracker) -> None:
+        self.settings = settings
+        self.cooldowns = cooldowns
+
+    async def run(self, chain: Chain, attempt: Callable[[Deployment], Awaitable[T]]) -> Served[T]:
+        skips: list[Skip] = []
+        attempts = 0
+        overflowed_window: int | None = None
+        context_failure: tuple[UpstreamFailure, Deployment] | None = None
+        for position, candidate in enumerate(chain.candidates, start=1):
+            deployment = candidate.deployment
+            reason = self._skip_reason(candidate, overflowed_window)
+            if reason is not None or deployment is None:
+                skips.append(reason or Skip(candidate.ref, "unusable", "unusable"))
+                continue
+            attempts += 1
+            try:
+                result = await attempt(deployment)
+            except UpstreamFailure as failure:
+                if failure.kind is FailureKind.CONTEXT_WINDOW:
+                    context_failure = (failure, deployment)
+                    window = deployment.context_window or 0
+                    overflowed_window = max(overflowed_window or 0, window)
+                    skips.append(Skip(deployment.id, failure.message, failure.kind))
+                    continue
+                if not failure.fails_over:
+                    raise RequestRejected(failure, deployment, skips) from None
+                cooldown = self._cool_down(deployment, failure)
+                log.warning(
+                    "chain %s: %s failed (%s), trying the next candidate",
+                    chain.name,
+                    deployment.id,
+                    failure,
+                )
+                skips.append(Skip(deployment.id, failure.message, failure.kind, cooldown))
+                continue
+            return Served(deployment, result, attempts, position, skips)
+        if context_failure is not None and all(
+            s.outcome in ("context_window_exceeded", "context_too_small") for s in skips
+        ):
+            failure, deployment = context_failure
+            raise RequestRejected(failure, deployment, skips)
+        raise ChainExhausted(chain, skips, self._soonest_retry(skips))
+
+    def _skip_reason(self, candidate: Candidate, overflowed_window: int | None) -> Skip | None:
+        if not candidate.usable or candidate.deployment is None:
+            return Skip(candidate.ref, candidate.problem or "unusable", "unusable")
+        deployment = candidate.deployment
+        if overflowed_window is not None and (deployment.context_window or 0) <= overflowed_window:
+            return Skip(
+                deployment.id,
+                f"context window {deployment.context_window or 'unknown'} is not larger than "
+                f"{overflowed_window}, which the request already exceeded",
+                "context_too_small",
+            )
+        cooldown = self.cooldowns.active(_cooldown_keys(deployment))
+        if cooldown is not None:
+            remaining = cooldown.remaining(self.cooldowns.now())
+            return Skip(
+                deployment.id,
+                f"cooling down for {math.ceil(remaining)}s after {cooldown.reason}",
+                "cooling_down",
+                remaining,
+            )
+        return None
+
+    def _cool_down(self, deployment: Deployment, failure: UpstreamFailure) -> float:
+        s = self.settings
+        if failure.kind is FailureKind.RATE_LIMITED:
+            seconds = (
+                min(failure.retry_after, s.max_retry_after_seconds)
+                if failure.retry_after is not None
+                else s.rate_limit_cooldown_seconds
+            )
+            # Retry-After: 0 still means "this route just refused": rest it briefly.
+            seconds = max(seconds, 1.0)
+        elif failure.kind in (FailureKind.AUTH, FailureKind.NOT_FOUND):
+            seconds = s.auth_error_cooldown_seconds
+        else:
+            seconds = s.cooldown_seconds
+        key = (
+            f"provider:{deployment.provider}" if failure.kind is FailureKind.AUTH else deployment.id
+        )
+        reason = f"{failure.kind}" + (f" {failure.status}" if failure.status else "")
+        self.cooldowns.cool_down(key, seconds, reason)
+        return seconds
+
+    @staticmethod
+    def _soonest_retry(skips: list[Skip]) -> float | None:
+        waits = [s.retry_after for s in skips if s.retry_after is not None]
+        return min(waits) if waits else None
+
+
+def _cooldown_keys(deployment: Deployment) -> tuple[str, str]:
+    return (deployment.id, f"provider:{deployment.provider}")

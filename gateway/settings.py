@@ -1,0 +1,60 @@
+"""Process settings from the environment (and `.env`), plus the offline-safe defaults that must
+be in place before LiteLLM is imported."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_DIR = REPO_ROOT / "litellm_config"
+DEFAULT_DATA_DIR = REPO_ROOT / "data"
+
+# LiteLLM reads these at import time; set them before anything imports litellm.
+_OFFLINE_DEFAULTS = {
+    # Use the cost map bundled with LiteLLM instead of downloading it on import.
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    # Never fetch HuggingFace tokenizers (a 23 s stall per streamed llama request offline).
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    # LiteLLM's anonymous usage telemetry.
+    "LITELLM_TELEMETRY": "False",
+    "DISABLE_SCHEMA_UPDATE": "True",
+}
+
+
+def load_environment(dotenv_path: Path | None = None) -> None:
+    """Load `.env` (never overriding the real environment) and apply offline-safe defaults."""
+    from dotenv import load_dotenv
+
+    path = dotenv_path or Path(os.environ.get("GATEWAY_DOTENV", REPO_ROOT / ".env"))
+    if path.is_file():
+        load_dotenv(path, override=False)
+    for key, value in _OFFLINE_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things are and who may call us."""
+
+    config_dir: Path
+    data_dir: Path
+    proxy_api_key: str | None
+    log_level: str
+
+    @property
+    def generated_dir(self) -> Path:
+        return self.data_dir / "generated"
+
+    @classmethod
+    def from_env(cls, config_dir: str | Path | None = None) -> Settings:
+        env = os.environ
+        return cls(
+            config_dir=Path(config_dir or env.get("GATEWAY_CONFIG_DIR") or DEFAULT_CONFIG_DIR),
+            data_dir=Path(env.get("GATEWAY_DATA_DIR") or DEFAULT_DATA_DIR),
+            proxy_api_key=(env.get("PROXY_API_KEY") or "").strip() or None,
+            log_level=(env.get("GATEWAY_LOG_LEVEL") or "INFO").upper(),
+        )

@@ -1,0 +1,20 @@
+"""Everything a request needs, built once per process at startup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.catalog import Catalog
+from gateway.config import GatewayConfig
+from gateway.litellm_glue.engine import LiteLLMEngine
+from gateway.routing.chain import ChainRunner
+from gateway.settings import Settings
+
+
+@dataclass
+class GatewayState:
+    settings: Settings
+    config: GatewayConfig
+    catalog: Catalog
+    runner: ChainRunner
+    engine: LiteLLMEngine

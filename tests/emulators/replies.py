@@ -1,0 +1,150 @@
+"""Deterministic answers, shared by every wire format.
+
+Each format turns its request into a `Conversation` and renders the `Reply` planned here, so
+the same prompt gets the same answer from every emulated provider and tests can assert on it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+ECHO_MARKER = "echo:"
+TOOL_RESULT_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the client offered: its name and JSON-schema parameters."""
+
+    name: str
+    parameters: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Conversation:
+    """The provider-neutral view of a chat request: only what the reply logic needs."""
+
+    last_role: str = ""  # "user", "tool", "assistant" or "system"
+    last_text: str = ""
+    prompt_chars: int = 0
+    tools: list[ToolSpec] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+    @property
+    def arguments_json(self) -> str:
+        return json.dumps(self.arguments, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the emulated model answers: text or one tool call, with token counts."""
+
+    id: str
+    text: str | None
+    tool_call: ToolCall | None
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def finish_reason(self) -> str:
+        return "tool_calls" if self.tool_call else "stop"
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+def plan_reply(provider: str, model: str, conversation: Conversation, serial: int) -> Reply:
+    """Decide the answer; `serial` makes the response and tool-call ids unique."""
+    prompt_tokens = conversation.prompt_chars // 4 + 1
+    reply_id = f"emu-{serial}"
+    if conversation.tools and conversation.last_role == "user":
+        tool = conversation.tools[0]
+        call = ToolCall(f"call_{serial}", tool.name, fill_arguments(tool.parameters))
+        tokens = (len(call.name) + len(call.arguments_json)) // 4 + 1
+        return Reply(reply_id, None, call, prompt_tokens, tokens)
+    text = reply_text(provider, model, conversation)
+    return Reply(reply_id, text, None, prompt_tokens, max(1, len(text.split())))
+
+
+def reply_text(provider: str, model: str, conversation: Conversation) -> str:
+    if conversation.last_role == "tool":
+        return f"Done: {conversation.last_text}"[:TOOL_RESULT_LIMIT]
+    if conversation.last_role == "user" and ECHO_MARKER in conversation.last_text:
+        return conversation.last_text.split(ECHO_MARKER, 1)[1].strip()
+    return f"Hello from {provider}:{model}."
+
+
+def fill_arguments(schema: dict[str, Any] | None) -> dict[str, Any]:
+    """Arguments satisfying the required properties, with values a file tool would accept."""
+    if not isinstance(schema, dict):
+        return {}
+    properties = schema.get("properties") or {}
+    arguments: dict[str, Any] = {}
+    for name in schema.get("required") or []:
+        prop = properties.get(name)
+        arguments[name] = _sample_value(name, prop if isinstance(prop, dict) else {})
+    return arguments
+
+
+_SAMPLES_BY_TYPE: dict[str, Any] = {
+    "integer": 1,
+    "number": 1,
+    "boolean": True,
+    "array": [],
+    "object": {},
+}
+
+
+def _sample_value(name: str, prop: dict[str, Any]) -> Any:
+    kind = prop.get("type", "string")
+    if isinstance(kind, list):  # e.g. ["string", "null"]
+        kind = next((k for k in kind if k != "null"), "string")
+    kind = str(kind).lower()  # Gemini schemas may say "STRING"
+    if kind != "string":
+        sample = _SAMPLES_BY_TYPE.get(kind, "x")
+        return sample.copy() if isinstance(sample, list | dict) else sample
+    lowered = name.lower()
+    if "path" in lowered or "file" in lowered:
+        return "hello.txt"
+    if "content" in lowered or "text" in lowered:
+        return "hi"
+    return "x"
+
+
+def content_text(content: Any) -> str:
+    """Text of a message content given as a string or as a list of parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(content_text(part) for part in content)
+    if isinstance(content, dict):
+        if isinstance(content.get("text"), str):
+            return content["text"]
+        return ""
+    return str(content)
+
+
+def split_words(text: str) -> list[str]:
+    """Stream pieces: one word per piece, each keeping its trailing space."""
+    words = text.split(" ")
+    pieces = [word + " " for word in words[:-1]] + [words[-1]]
+    return [piece for piece in pieces if piece] or [""]
+
+
+def split_fragments(text: str, count: int = 3) -> list[str]:
+    """Cut a tool-call argument string into `count` (or fewer) non-empty fragments."""
+    if len(text) <= count:
+        return [text] if text else [""]
+    step = -(-len(text) // count)
+    return [text[i : i + step] for i in range(0, len(text), step)]
