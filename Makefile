@@ -1,8 +1,6 @@
 # The two commands: `make run` serves, `make test` tests. Both create the venv when needed.
 PYTHON ?= python3
 VENV ?= .venv
-HOST ?= 127.0.0.1
-PORT ?= 8000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -17,8 +15,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# `make run HOST=0.0.0.0 PORT=9000`; without them GATEWAY_HOST/GATEWAY_PORT (.env) or
+# 127.0.0.1:8000 apply. Only command-line values count, so a shell's exported HOST is ignored.
+RUN_ARGS := $(if $(filter command line,$(origin HOST)),--host $(HOST)) \
+            $(if $(filter command line,$(origin PORT)),--port $(PORT))
+
 run: install
-	$(BIN)/gateway run --host $(HOST) --port $(PORT)
+	$(BIN)/gateway run $(RUN_ARGS)
 
 test: install
 	$(BIN)/ruff check .

@@ -12,9 +12,8 @@ from gateway.settings import Settings, load_environment
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    load_environment()
+    load_environment()  # first: `.env` may set the defaults the parser shows (GATEWAY_PORT)
+    args = _parser().parse_args(argv)
     try:
         return args.handler(args)
     except ConfigError as exc:
@@ -35,8 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", parents=[common], help="serve the gateway")
-    run.add_argument("--host", default=os.environ.get("GATEWAY_HOST", "127.0.0.1"))
-    run.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8000")))
+    run.add_argument("--host", default=os.environ.get("GATEWAY_HOST") or "127.0.0.1")
+    run.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT") or 8000))
     run.set_defaults(handler=_run)
 
     config = commands.add_parser(
@@ -57,9 +56,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging(settings.log_level)
     import uvicorn
 
     from gateway.app import create_app
@@ -74,6 +71,16 @@ def _run(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,
     )
     return 0
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # LiteLLM logs every failed attempt at INFO through handlers of its own (each line twice
+    # with ours); the chain already logs each failover once, with the secret-free reason.
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+        logger = logging.getLogger(name)
+        logger.setLevel(level if level == "DEBUG" else "WARNING")
+        logger.propagate = False
 
 
 def _config(args: argparse.Namespace) -> int:

@@ -75,7 +75,13 @@ def _deployment_entry(deployment: Deployment, routing: RoutingSettings) -> dict[
     elif deployment.provider_type.name == "openai_compatible":
         params["api_key"] = PLACEHOLDER_KEY
     params.update(deployment.provider_type.litellm_extras)
-    model_info: dict[str, Any] = {"id": deployment.id}
+    # Every provider here is a free tier: priced at zero, which also keeps LiteLLM from warning
+    # about a missing price on each request.
+    model_info: dict[str, Any] = {
+        "id": deployment.id,
+        "input_cost_per_token": 0.0,
+        "output_cost_per_token": 0.0,
+    }
     if deployment.context_window:
         model_info["max_input_tokens"] = deployment.context_window
     if deployment.options.max_output_tokens:

@@ -27,6 +27,10 @@ class LiteLLMProxy:
 
 
 def load_proxy_app() -> LiteLLMProxy:
+    import litellm
     import litellm.proxy.proxy_server as proxy_server
+
+    # No "Give Feedback / Get Help" banners in the log for every failed upstream call.
+    litellm.suppress_debug_info = True
 
     return LiteLLMProxy(proxy_server)
