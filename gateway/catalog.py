@@ -66,6 +66,7 @@ class Chain:
     candidates: tuple[Candidate, ...]
     description: str = ""
     virtual: bool = True
+    ordered_by: str | None = None  # the ranking profile when `auto_order: true`
 
 
 @dataclass
@@ -132,7 +133,10 @@ def build_catalog(
             refs = rankings.order([r.partition("/")[2] for r in refs], refs, virtual.profile)
         candidates = tuple(_resolve_candidate(ref, catalog, config) for ref in refs)
         catalog.virtual_models[name] = Chain(
-            name=name, candidates=candidates, description=virtual.description
+            name=name,
+            candidates=candidates,
+            description=virtual.description,
+            ordered_by=virtual.profile if virtual.auto_order else None,
         )
     return catalog
 

@@ -107,7 +107,10 @@ def _models(args: argparse.Namespace) -> int:
     catalog = build_catalog(load_config(settings.config_dir), os.environ)
     for chain in catalog.virtual_models.values():
         usable = sum(c.usable for c in chain.candidates)
-        print(f"{chain.name}  ({usable}/{len(chain.candidates)} usable)  {chain.description}")
+        order = f"  [auto-ordered, profile {chain.ordered_by}]" if chain.ordered_by else ""
+        print(
+            f"{chain.name}  ({usable}/{len(chain.candidates)} usable)  {chain.description}{order}"
+        )
         for position, candidate in enumerate(chain.candidates, start=1):
             status = "ok" if candidate.usable else f"unusable: {candidate.problem}"
             print(f"  {position}. {candidate.ref:<55} {status}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -99,6 +100,14 @@ def test_exhausted_chain_answers_429_with_retry_after(gateway):
     assert cooling["groq/fault-429-ra20"] == "cooling_down"
 
 
+def test_gemini_retry_info_in_the_body_sets_the_cooldown(gateway):
+    """Gemini sends its retry delay as google.rpc.RetryInfo in the body, not as a header."""
+    body = {"model": "gemini-retryinfo", "messages": [{"role": "user", "content": "hi"}]}
+    response = httpx.post(gateway.url + "/v1/chat/completions", json=body, timeout=30)
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "5"
+
+
 def test_exhausted_stream_request_gets_429_not_a_broken_stream(client):
     with pytest.raises(openai.RateLimitError) as caught:
         client.chat.completions.create(
@@ -143,3 +152,22 @@ def test_chain_of_unusable_candidates_explains_each(gateway):
 
 def test_gateway_healthy_after_faults(client):
     assert _chat(client, "coding-elite").parse().model == "groq/llama-3.3-70b-versatile"
+
+
+def test_stream_cut_mid_answer_never_ends_as_success(gateway):
+    body = {
+        "model": "cut",
+        "stream": True,
+        "messages": [{"role": "user", "content": "echo: one two three four five six seven"}],
+    }
+    with httpx.stream("POST", gateway.url + "/v1/chat/completions", json=body, timeout=30) as r:
+        assert r.status_code == 200
+        events = [line[6:] for line in r.iter_lines() if line.startswith("data: ")]
+    assert events[-1] != "[DONE]"
+    assert "error" in json.loads(events[-1])
+    finishes = [
+        c["choices"][0].get("finish_reason")
+        for c in map(json.loads, events[:-1])
+        if c.get("choices")
+    ]
+    assert "stop" not in finishes
