@@ -74,3 +74,8 @@ def test_messages_lose_litellm_decoration_and_secrets(monkeypatch):
     assert message.startswith("GroqException - key")
     assert "0123456789abcdef" not in message
     assert "LiteLLM: model group" not in message
+
+
+def test_github_413_tokens_limit_is_a_context_window_error():
+    exc = litellm.APIError(413, "tokens_limit_reached", **COMMON)
+    assert classify(exc).kind is FailureKind.CONTEXT_WINDOW

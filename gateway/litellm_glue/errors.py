@@ -26,6 +26,9 @@ _BY_STATUS = {
     403: FailureKind.AUTH,
     404: FailureKind.NOT_FOUND,
     408: FailureKind.TIMEOUT,
+    # GitHub Models answers a too-long prompt with 413 tokens_limit_reached, which LiteLLM
+    # passes on as a plain APIError.
+    413: FailureKind.CONTEXT_WINDOW,
     429: FailureKind.RATE_LIMITED,
 }
 _BY_CLASS: tuple[tuple[type[BaseException], FailureKind], ...] = (

@@ -22,12 +22,11 @@ async def _serve(args: argparse.Namespace) -> None:
         for provider, path in API_BASE_PATHS.items():
             api_base = f"http://{args.host}:{port}" + path.format(account="emulator")
             print(f"{provider:>10}  {api_base}", file=sys.stderr)
-    print(f"READY {port}", flush=True)
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    print(f"READY {port}", flush=True)
     await stop.wait()
     await emulator.close()
 

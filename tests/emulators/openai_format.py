@@ -20,7 +20,7 @@ class OpenAIFormat:
 
     def __init__(self, provider: str) -> None:
         self.provider = provider
-        self._errors = _ERROR_STYLES.get(provider, _openai_error)
+        self._errors = _errors_for(provider)
 
     def parse(self, body: dict[str, Any], path_model: str | None, stream: bool) -> ChatCall:
         messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
@@ -122,16 +122,16 @@ class OpenAIFormat:
         return usage
 
     def error(self, status: int, model: str, *, retry_after: int | None = None) -> JsonResponse:
-        response = self._errors(status, model, retry_after)
+        response = self._errors.status(status, model, retry_after)
         if retry_after is not None:
             response.headers.append(("Retry-After", str(retry_after)))
         return response
 
     def context_exceeded(self, call: ChatCall) -> JsonResponse:
-        return self._errors(_CONTEXT, call.model, None)
+        return self._errors.context(call.model)
 
     def content_blocked(self, call: ChatCall) -> JsonResponse:
-        return self._errors(_POLICY, call.model, None)
+        return self._errors.policy(call.model)
 
     def model_list(self, model_ids: list[str]) -> JsonResponse:
         data = [
@@ -161,65 +161,103 @@ def _tool_call(reply: Reply) -> dict[str, Any]:
 
 
 # --- Error bodies -------------------------------------------------------------------------
-# Pseudo-statuses select the two errors that are about the request, not the HTTP status.
-_CONTEXT = -1
-_POLICY = -2
 
 _CONTEXT_MESSAGE = (
     "This model's maximum context length is 8192 tokens. However, your messages resulted in "
     "9000 tokens. Please reduce the length of the messages."
 )
-_POLICY_MESSAGE = (
-    "Your request was rejected as a result of our safety system. Your prompt may contain "
-    "text that is not allowed by our content management policy."
-)
 
 
-def _openai_error(status: int, model: str, retry_after: int | None) -> JsonResponse:
+def _generic_message(status: int) -> str:
+    if status >= 500:
+        return "The server had an error while processing your request. Sorry about that!"
+    return f"Request failed with status {status}."
+
+
+class _OpenAIErrors:
     """OpenAI's (and Groq's) `{"error": {message, type, param, code}}`."""
-    if status == _CONTEXT:
-        error = {
-            "message": _CONTEXT_MESSAGE,
-            "type": "invalid_request_error",
-            "param": "messages",
-            "code": "context_length_exceeded",
-        }
-        return JsonResponse(400, {"error": error})
-    if status == _POLICY:
-        error = {
-            "message": _POLICY_MESSAGE,
-            "type": "invalid_request_error",
-            "param": None,
-            "code": "content_policy_violation",
-        }
-        return JsonResponse(400, {"error": error})
-    wait = f"{retry_after}s" if retry_after is not None else "a few seconds"
-    kind, code, message = {
-        400: ("invalid_request_error", "invalid_request", "Invalid request."),
-        401: ("invalid_request_error", "invalid_api_key", "Invalid API Key"),
-        403: ("permission_error", "permission_denied", "You are not allowed to use this model."),
-        404: (
-            "invalid_request_error",
-            "model_not_found",
-            f"The model `{model}` does not exist or you do not have access to it.",
-        ),
-        429: (
-            "tokens",
-            "rate_limit_exceeded",
-            f"Rate limit reached for model `{model}` in organization `org_emulator` on "
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+
+    def status(self, status: int, model: str, retry_after: int | None) -> JsonResponse:
+        wait = f"{retry_after}s" if retry_after is not None else "a few seconds"
+        fallback = ("server_error" if status >= 500 else "invalid_request_error", None)
+        kind, code = {
+            401: ("invalid_request_error", "invalid_api_key"),
+            403: ("permission_error", "permission_denied"),
+            404: ("invalid_request_error", "model_not_found"),
+            429: ("tokens", "rate_limit_exceeded"),
+        }.get(status, fallback)
+        message = {
+            400: "We could not parse the JSON body of your request.",
+            401: self._unauthorized_message(),
+            403: "You are not allowed to use this model.",
+            404: f"The model `{model}` does not exist or you do not have access to it.",
+            429: f"Rate limit reached for model `{model}` in organization `org_emulator` on "
             f"requests per minute (RPM): Limit 30, Used 30, Requested 1. "
             f"Please try again in {wait}.",
-        ),
-        502: ("server_error", None, "Bad gateway."),
-        503: ("server_error", None, "The server is overloaded or not ready yet."),
-    }.get(status, _generic(status))
-    error = {"message": message, "type": kind, "param": None, "code": code}
-    return JsonResponse(status, {"error": error})
+            502: "Bad gateway.",
+            503: "The server is overloaded or not ready yet.",
+        }.get(status) or _generic_message(status)
+        return self._body(status, message, kind, code)
+
+    def context(self, model: str) -> JsonResponse:
+        return self._body(
+            400, _CONTEXT_MESSAGE, "invalid_request_error", "context_length_exceeded", "messages"
+        )
+
+    def policy(self, model: str) -> JsonResponse:
+        message = (
+            "Your request was rejected as a result of our safety system. Your prompt may "
+            "contain text that is not allowed by our content management policy."
+        )
+        return self._body(400, message, "invalid_request_error", "content_policy_violation")
+
+    def _unauthorized_message(self) -> str:
+        # The wording matters: LiteLLM maps a 401 whose body says "invalid_request_error" to
+        # BadRequestError unless the message is OpenAI's "Incorrect API key provided".
+        if self.provider == "groq":
+            return "Invalid API Key"
+        return (
+            "Incorrect API key provided: sk-***. You can find your API key at "
+            "https://platform.openai.com/account/api-keys."
+        )
+
+    @staticmethod
+    def _body(
+        status: int, message: str, kind: str, code: str | None, param: str | None = None
+    ) -> JsonResponse:
+        error = {"message": message, "type": kind, "param": param, "code": code}
+        return JsonResponse(status, {"error": error})
 
 
-def _github_error(status: int, model: str, retry_after: int | None) -> JsonResponse:
+class _GitHubErrors:
     """GitHub Models answers in the Azure AI style: `{"error": {code, message, details}}`."""
-    if status == _POLICY:
+
+    def status(self, status: int, model: str, retry_after: int | None) -> JsonResponse:
+        wait = retry_after if retry_after is not None else 60
+        code, message = {
+            401: ("unauthorized", "Bad credentials"),
+            403: ("no_access", f"No access to model: {model}"),
+            404: ("unknown_model", f"Unknown model: {model}"),
+            429: (
+                "RateLimitReached",
+                "Rate limit of 15 per 60s exceeded for UserByModelByMinute. "
+                f"Please wait {wait} seconds before retrying.",
+            ),
+        }.get(status, ("internal_error" if status >= 500 else "bad_request", ""))
+        message = message or _generic_message(status)
+        error = {"code": code, "message": message, "details": message}
+        return JsonResponse(status, {"error": error})
+
+    def context(self, model: str) -> JsonResponse:
+        # The real service answers 413, not 400, with this wording.
+        message = f"Request body too large for {model} model. Max size: 8000 tokens."
+        error = {"code": "tokens_limit_reached", "message": message, "details": message}
+        return JsonResponse(413, {"error": error})
+
+    def policy(self, model: str) -> JsonResponse:
         error = {
             "code": "content_filter",
             "message": "The response was filtered due to the prompt triggering Azure OpenAI's "
@@ -230,35 +268,12 @@ def _github_error(status: int, model: str, retry_after: int | None) -> JsonRespo
             "innererror": {"code": "ResponsibleAIPolicyViolation"},
         }
         return JsonResponse(400, {"error": error})
-    if status == _CONTEXT:
-        # The real service answers 413, not 400, with this wording.
-        message = f"Request body too large for {model} model. Max size: 8000 tokens."
-        error = {"code": "tokens_limit_reached", "message": message, "details": message}
-        return JsonResponse(413, {"error": error})
-    wait = retry_after if retry_after is not None else 60
-    code, message = {
-        401: ("unauthorized", "Bad credentials"),
-        403: ("no_access", f"No access to model: {model}"),
-        404: ("unknown_model", f"Unknown model: {model}"),
-        429: (
-            "RateLimitReached",
-            "Rate limit of 15 per 60s exceeded for UserByModelByMinute. "
-            f"Please wait {wait} seconds before retrying.",
-        ),
-    }.get(status, _generic(status)[1:])
-    error = {"code": code or "error", "message": message, "details": message}
-    return JsonResponse(status, {"error": error})
 
 
-def _cloudflare_error(status: int, model: str, retry_after: int | None) -> JsonResponse:
+class _CloudflareErrors:
     """Cloudflare's v4 envelope. The numeric codes are representative, not exhaustive."""
-    if status == _CONTEXT:
-        status, code = 400, 5021
-        message = "AiError: " + _CONTEXT_MESSAGE
-    elif status == _POLICY:
-        status, code = 400, 3030
-        message = "AiError: Input rejected by the model's content policy."
-    else:
+
+    def status(self, status: int, model: str, retry_after: int | None) -> JsonResponse:
         code, message = {
             400: (5006, "AiError: Bad input: error: invalid request."),
             401: (10000, "Authentication error"),
@@ -268,24 +283,29 @@ def _cloudflare_error(status: int, model: str, retry_after: int | None) -> JsonR
             500: (3043, "Internal server error"),
             502: (7009, "Upstream service unavailable"),
             503: (7009, "Upstream service unavailable"),
-        }.get(status, (7000, _generic(status)[2]))
-    body = {
-        "success": False,
-        "errors": [{"code": code, "message": message}],
-        "messages": [],
-        "result": None,
-    }
-    return JsonResponse(status, body)
+        }.get(status, (7000, _generic_message(status)))
+        return self._envelope(status, code, message)
+
+    def context(self, model: str) -> JsonResponse:
+        return self._envelope(400, 5021, "AiError: " + _CONTEXT_MESSAGE)
+
+    def policy(self, model: str) -> JsonResponse:
+        return self._envelope(400, 3030, "AiError: Input rejected by the model's content policy.")
+
+    @staticmethod
+    def _envelope(status: int, code: int, message: str) -> JsonResponse:
+        body = {
+            "success": False,
+            "errors": [{"code": code, "message": message}],
+            "messages": [],
+            "result": None,
+        }
+        return JsonResponse(status, body)
 
 
-def _generic(status: int) -> tuple[str, str | None, str]:
-    if status >= 500:
-        return (
-            "server_error",
-            None,
-            "The server had an error while processing your request. Sorry about that!",
-        )
-    return ("invalid_request_error", None, f"Request failed with status {status}.")
-
-
-_ERROR_STYLES = {"github": _github_error, "cloudflare": _cloudflare_error}
+def _errors_for(provider: str) -> _OpenAIErrors | _GitHubErrors | _CloudflareErrors:
+    if provider == "github":
+        return _GitHubErrors()
+    if provider == "cloudflare":
+        return _CloudflareErrors()
+    return _OpenAIErrors(provider)

@@ -166,14 +166,13 @@ class ProviderEmulator:
     async def _handle(self, connection: Connection, request: Request) -> bool:
         """Answer one request; False when the connection cannot be reused afterwards."""
         route = match_route(request.method, request.path)
-        if route is None or route.kind == "health":
-            if route is None:
-                message = f"No route for {request.method} {request.path}"
-                response = JsonResponse(404, {"error": {"message": message, "code": "not_found"}})
-            else:
-                response = JsonResponse(200, {"status": "ok"})
-            self._record(request, "unknown" if route is None else "health", None, response.status)
+        if route is None:
+            message = f"No route for {request.method} {request.path}"
+            response = JsonResponse(404, {"error": {"message": message, "code": "not_found"}})
+            self._record(request, "unknown", None, response.status)
             return await self._deliver(connection, request, response, None)
+        if route.kind == "health":
+            return await self._deliver(connection, request, JsonResponse(200, {"ok": True}), None)
 
         wire = self._formats[route.provider]
         api_key = _api_key(route.provider, request)
@@ -183,12 +182,23 @@ class ProviderEmulator:
             response = wire.model_list(ids) if authorized else wire.error(401, "")
             self._record(request, route.provider, None, response.status, api_key=api_key)
             return await self._deliver(connection, request, response, None)
+        return await self._handle_chat(connection, request, route, wire, api_key, authorized)
 
+    async def _handle_chat(
+        self,
+        connection: Connection,
+        request: Request,
+        route: Route,
+        wire: WireFormat,
+        api_key: str | None,
+        authorized: bool,
+    ) -> bool:
         body = request.json()
         call = wire.parse(body if isinstance(body, dict) else {}, route.model, route.stream)
         fault = None
+        response: JsonResponse | StreamResponse
         if not isinstance(body, dict):
-            response: JsonResponse | StreamResponse = wire.error(400, call.model)
+            response = wire.error(400, call.model)
         elif not authorized:
             response = wire.error(401, call.model)
         else:
@@ -197,6 +207,7 @@ class ProviderEmulator:
             if fault and not self.fault_counters.fires(route.provider, call.model, fault):
                 fault = None
             if fault and fault.kind in (FaultKind.RESET, FaultKind.SILENT):
+                # No response at all: record now, since the client may wait on us.
                 self._record(request, route.provider, call.model, None, body, fault, api_key)
                 if fault.kind is FaultKind.RESET:
                     connection.reset()
