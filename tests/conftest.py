@@ -52,6 +52,7 @@ def session_providers(emulator: Emulator) -> dict[str, Any]:
                 "fault-429-ra7": {},
                 "fault-429": {},
                 "fault-500": {},
+                "fault-500-retry": {},
                 "fault-503": {},
                 "fault-404": {},
                 "fault-reset": {},
@@ -112,6 +113,7 @@ SESSION_VIRTUAL_MODELS: dict[str, Any] = {
     "chain-500": {
         "candidates": ["groq/fault-500", "cloudflare/@cf/meta/llama-3.3-70b-instruct-fp8-fast"]
     },
+    "chain-500-retry": {"candidates": ["groq/fault-500-retry", "mybox/some-model"]},
     "chain-503-stream": {"candidates": ["groq/fault-503", "mybox/some-model"]},
     "chain-timeout": {"candidates": ["slowgroq/fault-silent", "github/openai/gpt-4.1"]},
     "chain-reset": {"candidates": ["groq/fault-reset", "mybox/some-model"]},

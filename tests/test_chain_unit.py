@@ -66,8 +66,9 @@ async def test_first_success_wins_and_counts_attempts():
     served = await runner().run(
         chain(deployment("a/1"), deployment("b/2"), deployment("c/3")), attempt
     )
-    assert (served.result, served.attempt, served.position) == ("ok", 2, 2)
-    assert calls == ["a/1", "b/2"]
+    # A 500 gets one quick retry of the same route before the chain moves on.
+    assert (served.result, served.attempt, served.position) == ("ok", 3, 2)
+    assert calls == ["a/1", "a/1", "b/2"]
 
 
 async def test_retry_after_sets_cooldown_and_exhaustion_reports_soonest():
@@ -100,7 +101,45 @@ async def test_retry_after_zero_still_rests_the_route_briefly():
     c = chain(deployment("a/1"), deployment("b/2"))
     await r.run(c, attempt)
     await r.run(c, attempt)
-    assert calls == ["a/1", "b/2", "b/2"]
+    # Waited out once (0 s is short), then rested: the second request skips it.
+    assert calls == ["a/1", "a/1", "b/2", "b/2"]
+
+
+async def test_short_retry_after_is_waited_out_only_on_the_best_candidate():
+    short = UpstreamFailure(FailureKind.RATE_LIMITED, "", 429, retry_after=0.01)
+    attempt, calls = scripted({"a/1": short, "b/2": short, "c/3": "ok"})
+    await runner().run(chain(deployment("a/1"), deployment("b/2"), deployment("c/3")), attempt)
+    assert calls == ["a/1", "a/1", "b/2", "c/3"]
+
+
+async def test_long_retry_after_and_timeouts_fail_over_at_once():
+    attempt, calls = scripted(
+        {
+            "a/1": UpstreamFailure(FailureKind.RATE_LIMITED, "", 429, retry_after=5),
+            "b/2": UpstreamFailure(FailureKind.TIMEOUT, "silent", None),
+            "c/3": "ok",
+        }
+    )
+    await runner().run(chain(deployment("a/1"), deployment("b/2"), deployment("c/3")), attempt)
+    assert calls == ["a/1", "b/2", "c/3"]
+
+
+async def test_at_most_two_calls_per_route():
+    attempt, calls = scripted({"a/1": UpstreamFailure(FailureKind.SERVER_ERROR, "503", 503)})
+    with pytest.raises(ChainExhausted):
+        await runner().run(chain(deployment("a/1")), attempt)
+    assert calls == ["a/1", "a/1"]
+
+
+async def test_continuation_refused_moves_on_instead_of_failing_the_request():
+    attempt, calls = scripted(
+        {"a/1": UpstreamFailure(FailureKind.BAD_REQUEST, "no prefill", 400), "b/2": "ok"}
+    )
+    served = await runner().run(
+        chain(deployment("a/1"), deployment("b/2")), attempt, continuing=True
+    )
+    assert served.deployment.id == "b/2"
+    assert calls == ["a/1", "b/2"]
 
 
 async def test_auth_failure_rests_every_model_of_the_provider():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import httpx
@@ -54,6 +53,13 @@ def test_stream_falls_back_before_first_token(client):
     assert {c.model for c in chunks} == {"mybox/some-model"}
 
 
+def test_reset_route_is_not_hammered(client, emulator):
+    before = emulator.count(model="fault-reset")
+    _chat(client, "chain-reset")
+    # LiteLLM's HTTP handler retries a reset once on a fresh connection; the chain adds none.
+    assert emulator.count(model="fault-reset") - before <= 2
+
+
 def test_timeout_falls_back_quickly(client):
     started = time.monotonic()
     raw = _chat(client, "chain-timeout")
@@ -62,11 +68,12 @@ def test_timeout_falls_back_quickly(client):
     assert elapsed < 10, f"timeout fallback took {elapsed:.1f}s"
 
 
-def test_no_same_route_retries(client, emulator):
-    _chat(client, "chain-500")
-    # The chain tried the failing route once, not LiteLLM's default 2 retries with backoff.
-    attempts = [r for r in emulator.requests if r.model == "fault-500" and r.provider == "groq"]
-    assert len(attempts) == 1
+def test_one_quick_retry_then_fail_over(client, emulator):
+    started = time.monotonic()
+    assert _chat(client, "chain-500-retry").parse().model == "mybox/some-model"
+    # One quick retry of the 500ing route, not LiteLLM's default 2 retries with backoff.
+    assert emulator.count(model="fault-500-retry") == 2
+    assert time.monotonic() - started < 2
 
 
 def test_rate_limited_route_cools_down_for_retry_after(client, emulator):
@@ -152,22 +159,3 @@ def test_chain_of_unusable_candidates_explains_each(gateway):
 
 def test_gateway_healthy_after_faults(client):
     assert _chat(client, "coding-elite").parse().model == "groq/llama-3.3-70b-versatile"
-
-
-def test_stream_cut_mid_answer_never_ends_as_success(gateway):
-    body = {
-        "model": "cut",
-        "stream": True,
-        "messages": [{"role": "user", "content": "echo: one two three four five six seven"}],
-    }
-    with httpx.stream("POST", gateway.url + "/v1/chat/completions", json=body, timeout=30) as r:
-        assert r.status_code == 200
-        events = [line[6:] for line in r.iter_lines() if line.startswith("data: ")]
-    assert events[-1] != "[DONE]"
-    assert "error" in json.loads(events[-1])
-    finishes = [
-        c["choices"][0].get("finish_reason")
-        for c in map(json.loads, events[:-1])
-        if c.get("choices")
-    ]
-    assert "stop" not in finishes

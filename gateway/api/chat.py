@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from gateway.api.common import (
+    chain_errors,
     gateway_state,
     read_json_object,
     resolve_chain,
@@ -19,8 +20,13 @@ from gateway.api.common import (
 )
 from gateway.api.errors import APIError, error_body
 from gateway.catalog import Deployment
-from gateway.litellm_glue.engine import StartedStream
-from gateway.litellm_glue.errors import classify
+from gateway.routing.streaming import (
+    Messages,
+    StreamInterrupted,
+    StreamSession,
+    UpstreamStream,
+    collect_answer,
+)
 
 log = logging.getLogger("gateway.chat")
 
@@ -60,24 +66,47 @@ async def chat_completions(request: Request) -> Response:
     state = gateway_state(request)
     body = await read_json_object(request)
     chain = resolve_chain(state, body)
+    messages = _validated_messages(body.get("messages"))
     params = {key: value for key, value in body.items() if key in FORWARDED_PARAMS}
-    params["messages"] = _validated_messages(body.get("messages"))
+    settings = state.runner.settings
     stream = body.get("stream") is True
 
-    async def attempt(deployment: Deployment) -> Any:
-        return await state.engine.chat(deployment, params, stream)
-
-    served = await run_chain(state, chain, attempt)
-    headers = served_headers(chain, served)
-    if stream:
-        return StreamingResponse(
-            _sse(served.result, served.deployment.id),
-            media_type="text/event-stream",
-            headers={**SSE_HEADERS, **headers},
+    if not stream and not settings.stream_upstream:
+        served = await run_chain(
+            state, chain, lambda d: state.engine.chat(d, {**params, "messages": messages})
         )
-    response = served.result
-    response.model = served.deployment.id
-    return Response(response.model_dump_json(), media_type="application/json", headers=headers)
+        completion = served.result
+        completion["model"] = served.deployment.id
+        return _json(completion, served_headers(chain, served))
+
+    # Upstreams always stream (with usage), so first-token and idle limits apply to every
+    # request, and the gateway always knows the usage.
+    client_options = params.pop("stream_options", None)
+    params["stream_options"] = {"include_usage": True}
+
+    async def open_stream(deployment: Deployment, conversation: Messages) -> UpstreamStream:
+        return await state.engine.open_chat_stream(deployment, {**params, "messages": conversation})
+
+    if not stream:
+        served = await run_chain(
+            state, chain, lambda d: collect_answer(open_stream, d, messages, settings)
+        )
+        completion = served.result.completion(served.deployment.id)
+        return _json(completion, served_headers(chain, served))
+
+    include_usage = isinstance(client_options, dict) and client_options.get("include_usage") is True
+    session = StreamSession(state.runner, chain, open_stream, messages, include_usage)
+    with chain_errors(state, chain):
+        served = await session.start()
+    return StreamingResponse(
+        _sse(session),
+        media_type="text/event-stream",
+        headers={**SSE_HEADERS, **served_headers(chain, served)},
+    )
+
+
+def _json(data: dict[str, Any], headers: dict[str, str]) -> Response:
+    return Response(orjson.dumps(data), media_type="application/json", headers=headers)
 
 
 def _validated_messages(messages: object) -> list[dict[str, Any]]:
@@ -98,21 +127,26 @@ def _validated_messages(messages: object) -> list[dict[str, Any]]:
     return messages
 
 
-async def _sse(stream: StartedStream, model_id: str) -> AsyncIterator[bytes]:
+async def _sse(session: StreamSession) -> AsyncIterator[bytes]:
     try:
-        async for chunk in stream:
-            chunk.model = model_id
-            yield b"data: " + chunk.model_dump_json(exclude_none=True).encode() + b"\n\n"
+        async for chunk in session.chunks():
+            yield b"data: " + orjson.dumps(chunk) + b"\n\n"
         yield b"data: [DONE]\n\n"
-    except Exception as exc:
-        failure = classify(exc)
-        log.warning("stream from %s failed after it started: %s", model_id, failure)
+    except StreamInterrupted as interrupted:
+        failure = interrupted.failure
+        message = (
+            f"{interrupted.deployment.id} failed mid-answer ({failure.kind}: {failure.message}); "
+            f"{interrupted.detail}. The answer above is incomplete."
+        )
+        yield (
+            b"data: " + orjson.dumps(error_body(502, message, code="stream_interrupted")) + b"\n\n"
+        )
+    except Exception:
+        log.exception("stream for %s failed", session.chain.name)
         error = error_body(
-            502, f"{model_id} failed mid-answer: {failure.message}", code=failure.kind.value
+            500, "Internal gateway error; see the gateway log.", code="internal_error"
         )
         yield b"data: " + orjson.dumps(error) + b"\n\n"
-    finally:
-        await stream.aclose()
 
 
 ROUTES = [

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import orjson
@@ -63,8 +64,16 @@ async def run_chain(
     state: GatewayState, chain: Chain, attempt: Callable[[Deployment], Awaitable[T]]
 ) -> Served[T]:
     """Run the chain and turn its dead ends into the right HTTP errors."""
-    try:
+    with chain_errors(state, chain):
         return await state.runner.run(chain, attempt)
+
+
+@contextmanager
+def chain_errors(state: GatewayState, chain: Chain) -> Iterator[None]:
+    """Map a chain's dead ends (everyone failed, or the request itself was refused) to
+    OpenAI-style HTTP errors."""
+    try:
+        yield
     except RequestRejected as rejected:
         failure = rejected.failure
         status = failure.status if failure.status and 400 <= failure.status < 500 else 400
@@ -84,15 +93,14 @@ async def run_chain(
                 code="no_usable_candidate",
                 extra={"candidates": skips},
             ) from None
+        retry_after = exhausted.retry_after or state.runner.settings.cooldown_seconds
         raise APIError(
             429,
             f"Every candidate of {chain.name!r} is rate-limited, cooling down or failing; "
             "retry after the time in Retry-After.",
             code="all_candidates_exhausted",
             extra={"candidates": skips},
-            headers=retry_after_header(
-                exhausted.retry_after or state.runner.settings.cooldown_seconds
-            ),
+            headers=retry_after_header(retry_after),
         ) from None
 
 

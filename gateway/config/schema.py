@@ -95,6 +95,36 @@ class RoutingSettings(_Strict):
     max_retry_after_seconds: float = Field(
         default=3600.0, gt=0, description="cap on an upstream Retry-After used as a cooldown"
     )
+    first_byte_timeout: float = Field(
+        default=10.0, gt=0, description="seconds to wait for an upstream to start answering"
+    )
+    first_token_timeout: float = Field(
+        default=10.0, gt=0, description="seconds from an attempt's start to its first token"
+    )
+    stream_idle_timeout: float = Field(
+        default=10.0, gt=0, description="longest silence between two chunks of a stream"
+    )
+    short_retry_after_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="a 429 on the best candidate with a Retry-After this short is waited out",
+    )
+    retry_server_error_once: bool = Field(
+        default=True, description="one quick retry of the same route after a 5xx or a reset"
+    )
+    max_attempts_per_route: int = Field(default=3, ge=1, le=3)
+    continue_interrupted_streams: bool = Field(
+        default=True,
+        description="continue a stream that died mid-answer on the next candidate (prefill)",
+    )
+    stream_upstream: bool = Field(
+        default=True,
+        description="stream from upstreams even for non-stream requests, so the same "
+        "first-token and idle timeouts apply",
+    )
+    route_around_content_policy: bool = Field(
+        default=False, description="try the next candidate after a content-policy refusal"
+    )
 
 
 class VirtualModelConfig(_Strict):

@@ -42,20 +42,27 @@ class LiteLLMEngine:
     def __init__(self, router: Callable[[], Router]) -> None:
         self._router = router
 
-    async def chat(self, deployment: Deployment, params: dict[str, Any], stream: bool) -> Any:
-        """A chat completion: a `ModelResponse`, or a `StartedStream` of chunks."""
+    async def chat(self, deployment: Deployment, params: dict[str, Any]) -> dict[str, Any]:
+        """A non-streaming chat completion as an OpenAI `chat.completion` dict."""
         router = self._router()
         try:
             response = await router.acompletion(
-                model=deployment.id, stream=stream, num_retries=0, **params
+                model=deployment.id, stream=False, num_retries=0, **params
             )
-            if stream:
-                return await _start(response)
-            return response
-        except UpstreamFailure:
-            raise
         except Exception as exc:
             raise classify(exc) from exc
+        return response.model_dump()
+
+    async def open_chat_stream(self, deployment: Deployment, params: dict[str, Any]) -> ChunkStream:
+        """A streaming chat completion whose chunks come out as OpenAI chunk dicts."""
+        router = self._router()
+        try:
+            wrapper = await router.acompletion(
+                model=deployment.id, stream=True, num_retries=0, **params
+            )
+        except Exception as exc:
+            raise classify(exc) from exc
+        return ChunkStream(wrapper)
 
     async def responses(self, deployment: Deployment, params: dict[str, Any], stream: bool) -> Any:
         """A Responses API call, bridged by LiteLLM to chat completions where needed."""
@@ -71,6 +78,30 @@ class LiteLLMEngine:
             raise
         except Exception as exc:
             raise classify(exc) from exc
+
+
+class ChunkStream:
+    """LiteLLM's `CustomStreamWrapper` as dict chunks, its exceptions as `UpstreamFailure`."""
+
+    def __init__(self, wrapper: Any) -> None:
+        self._wrapper = wrapper
+        self._chunks = wrapper.__aiter__()
+
+    def __aiter__(self) -> ChunkStream:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        try:
+            chunk = await self._chunks.__anext__()
+        except StopAsyncIteration:
+            raise
+        except Exception as exc:
+            raise classify(exc) from exc
+        return chunk.model_dump(exclude_none=True)
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._wrapper.aclose()
 
 
 async def _start(stream: Any) -> StartedStream:

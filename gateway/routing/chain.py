@@ -9,6 +9,7 @@ other candidate would refuse it too.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,8 @@ from gateway.routing.failures import FailureKind, UpstreamFailure
 log = logging.getLogger("gateway.chain")
 
 T = TypeVar("T")
+
+_QUICK_RETRY_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,15 @@ class ChainRunner:
         self.settings = settings
         self.cooldowns = cooldowns
 
-    async def run(self, chain: Chain, attempt: Callable[[Deployment], Awaitable[T]]) -> Served[T]:
+    async def run(
+        self,
+        chain: Chain,
+        attempt: Callable[[Deployment], Awaitable[T]],
+        *,
+        continuing: bool = False,
+    ) -> Served[T]:
+        """Try each candidate in order; `continuing` means the request carries a partial
+        answer as prefill, so a candidate refusing it (4xx) is skipped, not fatal."""
         skips: list[Skip] = []
         attempts = 0
         overflowed_window: int | None = None
@@ -92,34 +103,83 @@ class ChainRunner:
             if reason is not None or deployment is None:
                 skips.append(reason or Skip(candidate.ref, "unusable", "unusable"))
                 continue
-            attempts += 1
-            try:
-                result = await attempt(deployment)
-            except UpstreamFailure as failure:
-                if failure.kind is FailureKind.CONTEXT_WINDOW:
-                    context_failure = (failure, deployment)
-                    window = deployment.context_window or 0
-                    overflowed_window = max(overflowed_window or 0, window)
-                    skips.append(Skip(deployment.id, failure.message, failure.kind))
+            best = attempts == 0
+            route_attempts = 0
+            while True:
+                attempts += 1
+                route_attempts += 1
+                try:
+                    result = await attempt(deployment)
+                except UpstreamFailure as caught:
+                    failure = caught
+                    delay = self._same_route_retry_delay(failure, best, route_attempts)
+                    if delay is None:
+                        break
+                    log.info(
+                        "chain %s: retrying %s in %.1fs after %s",
+                        chain.name,
+                        deployment.id,
+                        delay,
+                        failure,
+                    )
+                    await asyncio.sleep(delay)
                     continue
-                if not failure.fails_over:
-                    raise RequestRejected(failure, deployment, skips) from None
-                cooldown = self._cool_down(deployment, failure)
-                log.warning(
-                    "chain %s: %s failed (%s), trying the next candidate",
-                    chain.name,
-                    deployment.id,
-                    failure,
-                )
-                skips.append(Skip(deployment.id, failure.message, failure.kind, cooldown))
+                return Served(deployment, result, attempts, position, skips)
+            if failure.kind is FailureKind.CONTEXT_WINDOW:
+                context_failure = (failure, deployment)
+                window = deployment.context_window or 0
+                overflowed_window = max(overflowed_window or 0, window)
+                skips.append(Skip(deployment.id, failure.message, failure.kind))
                 continue
-            return Served(deployment, result, attempts, position, skips)
+            if not (failure.fails_over or self._skippable(failure, continuing)):
+                raise RequestRejected(failure, deployment, skips)
+            cooldown = self._cool_down(deployment, failure) if failure.fails_over else None
+            log.warning(
+                "chain %s: %s failed (%s), trying the next candidate",
+                chain.name,
+                deployment.id,
+                failure,
+            )
+            skips.append(Skip(deployment.id, failure.message, failure.kind, cooldown))
         if context_failure is not None and all(
             s.outcome in ("context_window_exceeded", "context_too_small") for s in skips
         ):
             failure, deployment = context_failure
             raise RequestRejected(failure, deployment, skips)
         raise ChainExhausted(chain, skips, self._soonest_retry(skips))
+
+    def _same_route_retry_delay(
+        self, failure: UpstreamFailure, best: bool, route_attempts: int
+    ) -> float | None:
+        """Seconds before trying the same route again, or None to move on.
+
+        Never more than two calls to one route per request (max_attempts_per_route caps it
+        lower still): a short Retry-After on the best candidate is waited out, and a 5xx
+        before any output gets one quick retry. A timeout is never retried: the route
+        already cost its full timeout once.
+        """
+        s = self.settings
+        if route_attempts >= min(2, s.max_attempts_per_route):
+            return None
+        if (
+            failure.kind is FailureKind.RATE_LIMITED
+            and best
+            and failure.retry_after is not None
+            and failure.retry_after <= s.short_retry_after_seconds
+        ):
+            return failure.retry_after
+        # Not for connection errors: LiteLLM's HTTP handler already retries a reset or refused
+        # connection once on a fresh session, and a third call would be hammering.
+        if s.retry_server_error_once and failure.kind is FailureKind.SERVER_ERROR:
+            return _QUICK_RETRY_SECONDS
+        return None
+
+    def _skippable(self, failure: UpstreamFailure, continuing: bool) -> bool:
+        """Non-failover failures that still move on to the next candidate."""
+        if failure.kind is FailureKind.CONTENT_POLICY:
+            return self.settings.route_around_content_policy
+        # A 4xx for a request carrying a prefill is that provider refusing the prefill.
+        return continuing
 
     def _skip_reason(self, candidate: Candidate, overflowed_window: int | None) -> Skip | None:
         if not candidate.usable or candidate.deployment is None:
@@ -142,6 +202,11 @@ class ChainRunner:
                 remaining,
             )
         return None
+
+    def record_failure(self, deployment: Deployment, failure: UpstreamFailure) -> None:
+        """A failure seen outside `run` (a stream that died mid-answer) rests its route too."""
+        if failure.fails_over:
+            self._cool_down(deployment, failure)
 
     def _cool_down(self, deployment: Deployment, failure: UpstreamFailure) -> float:
         s = self.settings

@@ -19,6 +19,7 @@ Grammar (case-insensitive), on the last `/`-separated segment of the model name:
            malformed        one event in the stream is not JSON (non-stream: the body is not)
            nodone           stream without the final `data: [DONE]`
            noUsage          never report usage
+           noprefill        reject (400) a conversation that ends with an assistant message
     -ra<N>    adds `Retry-After: N` (Gemini: a RetryInfo `retryDelay` in the body instead)
     -once     fail the first request for this model only; -times<K>: the first K requests
 """
@@ -44,6 +45,7 @@ class FaultKind(StrEnum):
     MALFORMED = "malformed"
     NO_DONE = "nodone"
     NO_USAGE = "nousage"
+    NO_PREFILL = "noprefill"
 
 
 DEFAULT_DELAY_SECONDS = 1.0
@@ -54,7 +56,7 @@ _KIND = re.compile(
     r"(?P<status>[1-5]\d\d)"
     r"|(?P<timed>slowheaders|slowfirst)(?P<seconds>\d+(?:\.\d+)?)?"
     r"|(?P<counted>cut|stall)(?P<chunks>\d+)?"
-    r"|(?P<plain>context|policy|reset|silent|malformed|nodone|nousage)"
+    r"|(?P<plain>context|policy|reset|silent|malformed|nodone|nousage|noprefill)"
     r")(?=-|$)",
     re.IGNORECASE,
 )

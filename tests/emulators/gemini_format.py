@@ -58,6 +58,11 @@ class GeminiFormat:
                 role = contents[-1].get("role") or "user"
                 conversation.last_role = "assistant" if role == "model" else str(role)
                 conversation.last_text = "".join(_part_text(p) for p in parts)
+                users = [c for c in contents[:-1] if (c.get("role") or "user") == "user"]
+                if role == "model" and users:
+                    conversation.previous_user_text = "".join(
+                        _part_text(p) for p in users[-1].get("parts") or [] if isinstance(p, dict)
+                    )
         model = (path_model or "").removeprefix("models/")
         # Gemini always reports usage; there is no stream_options switch.
         return ChatCall(model, conversation, stream=stream, include_usage=True)

@@ -32,6 +32,9 @@ class OpenAIFormat:
             role = str(messages[-1].get("role") or "")
             conversation.last_role = "tool" if role == "function" else role
             conversation.last_text = content_text(messages[-1].get("content"))
+            users = [m for m in messages[:-1] if m.get("role") == "user"]
+            if role == "assistant" and users:
+                conversation.previous_user_text = content_text(users[-1].get("content"))
         stream_options = body.get("stream_options")
         return ChatCall(
             model=str(body.get("model") or ""),

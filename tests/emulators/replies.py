@@ -28,6 +28,9 @@ class Conversation:
 
     last_role: str = ""  # "user", "tool", "assistant" or "system"
     last_text: str = ""
+    # The last user turn before a trailing assistant message (an assistant *prefill*): the
+    # emulated model continues the answer it would have given to that turn.
+    previous_user_text: str = ""
     prompt_chars: int = 0
     tools: list[ToolSpec] = field(default_factory=list)
 
@@ -76,11 +79,21 @@ def plan_reply(provider: str, model: str, conversation: Conversation, serial: in
 
 
 def reply_text(provider: str, model: str, conversation: Conversation) -> str:
+    if conversation.last_role == "assistant":
+        return continuation(provider, model, conversation)
     if conversation.last_role == "tool":
         return f"Done: {conversation.last_text}"[:TOOL_RESULT_LIMIT]
     if conversation.last_role == "user" and ECHO_MARKER in conversation.last_text:
         return conversation.last_text.split(ECHO_MARKER, 1)[1].strip()
     return f"Hello from {provider}:{model}."
+
+
+def continuation(provider: str, model: str, conversation: Conversation) -> str:
+    """The rest of the answer after the assistant prefill, as a model honouring prefill would."""
+    turn = Conversation(last_role="user", last_text=conversation.previous_user_text)
+    full = reply_text(provider, model, turn)
+    prefix = conversation.last_text
+    return full[len(prefix) :] if prefix and full.startswith(prefix) else full
 
 
 def fill_arguments(schema: dict[str, Any] | None) -> dict[str, Any]:

@@ -44,6 +44,9 @@ API_BASE_PATHS = {
 }
 
 
+MIDSTREAM_PAUSE_SECONDS = 0.05
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     kind: str  # "chat" | "models" | "health"
@@ -230,6 +233,8 @@ class ProviderEmulator:
             return wire.context_exceeded(call)
         if kind is FaultKind.POLICY:
             return wire.content_blocked(call)
+        if kind is FaultKind.NO_PREFILL and call.conversation.last_role == "assistant":
+            return wire.error(400, call.model)
         reply = plan_reply(wire.provider, call.model, call.conversation, next(self._serial))
         return wire.answer(call, reply, usage=kind is not FaultKind.NO_USAGE)
 
@@ -329,6 +334,9 @@ class ProviderEmulator:
         for event in events:
             await connection.write_chunk(event.frame)
         if fault and kind in (FaultKind.CUT, FaultKind.STALL):
+            # A real upstream dies mid-generation, not in the same packet as its last words:
+            # let the client read what was sent before the connection goes.
+            await asyncio.sleep(MIDSTREAM_PAUSE_SECONDS)
             return await self._abandon(connection, fault)
         await connection.end_chunks()
         return True

@@ -1,0 +1,287 @@
+"""Serving one chat answer from a chain of upstream streams, through their failures.
+
+LiteLLM falls back only before a stream starts and has no time-to-first-token or idle limit
+(Gemini's async stream even ignores `timeout`); this module adds what it lacks:
+
+* an attempt counts as started only at its first token, within `first_byte_timeout` (the
+  upstream starts answering) and `first_token_timeout` (it says something), so a silent or
+  slow upstream is abandoned and the chain moves on before the client has seen anything;
+* between chunks, `stream_idle_timeout` catches a stream that stalls;
+* a stream that dies after the client has seen part of the answer is continued on the next
+  candidates: they get the conversation plus the partial answer as an assistant prefill, and
+  only the continuation is relayed, so the client reads one seamless answer;
+* when nobody can continue, the stream ends with an error, never with a normal finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from gateway.catalog import Chain, Deployment
+from gateway.config import RoutingSettings
+from gateway.routing.answer import (
+    AnswerProgress,
+    Chunk,
+    OverlapTrimmer,
+    carries_output,
+    estimate_tokens,
+)
+from gateway.routing.chain import ChainExhausted, ChainRunner, RequestRejected, Served
+from gateway.routing.failures import FailureKind, UpstreamFailure
+
+log = logging.getLogger("gateway.stream")
+
+Messages = list[dict[str, Any]]
+
+
+class UpstreamStream(Protocol):
+    """An upstream's chunks as OpenAI chunk dicts; failures arrive as `UpstreamFailure`."""
+
+    def __aiter__(self) -> AsyncIterator[Chunk]: ...
+
+    async def __anext__(self) -> Chunk: ...
+
+    async def aclose(self) -> None: ...
+
+
+OpenStream = Callable[[Deployment, Messages], Awaitable[UpstreamStream]]
+
+
+@dataclass
+class StartedStream:
+    """An upstream stream that has produced its first token; `head` holds what came so far."""
+
+    head: list[Chunk]
+    stream: UpstreamStream
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.stream.aclose()
+
+
+class StreamInterrupted(Exception):
+    """The answer broke off and no candidate could continue it."""
+
+    def __init__(self, failure: UpstreamFailure, deployment: Deployment, detail: str) -> None:
+        super().__init__(f"{deployment.id} failed mid-answer: {failure}")
+        self.failure = failure
+        self.deployment = deployment
+        self.detail = detail
+
+
+async def start_stream(
+    open_stream: OpenStream, deployment: Deployment, messages: Messages, settings: RoutingSettings
+) -> StartedStream:
+    """Open a stream and wait for its first token, within the first-byte and TTFT limits."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    first_byte = min(settings.first_byte_timeout, deployment.timeout or settings.first_byte_timeout)
+    try:
+        stream = await asyncio.wait_for(open_stream(deployment, messages), first_byte)
+    except TimeoutError:
+        raise UpstreamFailure(
+            FailureKind.TIMEOUT, f"no response within {first_byte:g}s (first-byte timeout)"
+        ) from None
+    head: list[Chunk] = []
+    try:
+        while True:
+            remaining = settings.first_token_timeout - (loop.time() - started)
+            if remaining <= 0:
+                raise TimeoutError
+            chunk = await asyncio.wait_for(anext(stream), remaining)
+            head.append(chunk)
+            if carries_output(chunk):
+                return StartedStream(head, stream)
+    except TimeoutError:
+        await _close(stream)
+        raise UpstreamFailure(
+            FailureKind.TIMEOUT,
+            f"no token within {settings.first_token_timeout:g}s (time-to-first-token limit)",
+        ) from None
+    except StopAsyncIteration:
+        await _close(stream)
+        raise UpstreamFailure(
+            FailureKind.SERVER_ERROR, "the stream ended before any token"
+        ) from None
+    except BaseException:
+        await _close(stream)
+        raise
+
+
+async def relay(started: StartedStream, idle_timeout: float) -> AsyncIterator[Chunk]:
+    """The started stream's chunks, failing with a timeout if it goes quiet."""
+    for chunk in started.head:
+        yield chunk
+    while True:
+        try:
+            chunk = await asyncio.wait_for(anext(started.stream), idle_timeout)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise UpstreamFailure(
+                FailureKind.TIMEOUT, f"the stream stalled: no chunk for {idle_timeout:g}s"
+            ) from None
+        yield chunk
+
+
+async def collect_answer(
+    open_stream: OpenStream,
+    deployment: Deployment,
+    messages: Messages,
+    settings: RoutingSettings,
+) -> AnswerProgress:
+    """A whole answer read from a stream (non-stream requests); truncation is a failure."""
+    started = await start_stream(open_stream, deployment, messages, settings)
+    progress = AnswerProgress()
+    try:
+        async for chunk in relay(started, settings.stream_idle_timeout):
+            progress.observe(chunk)
+    finally:
+        await started.aclose()
+    if progress.finish_reason is None:
+        raise UpstreamFailure(FailureKind.SERVER_ERROR, "the stream ended without a finish_reason")
+    return progress
+
+
+@dataclass
+class StreamSession:
+    """One streamed answer: started by `start()`, relayed and repaired by `chunks()`."""
+
+    runner: ChainRunner
+    chain: Chain
+    open_stream: OpenStream
+    messages: Messages
+    include_usage: bool
+    progress: AnswerProgress = field(default_factory=AnswerProgress)
+    continuations: int = 0
+
+    @property
+    def settings(self) -> RoutingSettings:
+        return self.runner.settings
+
+    async def start(self) -> Served[StartedStream]:
+        """Walk the chain to the first candidate that produces a token (raises like the
+        runner when none does)."""
+        self.served = await self.runner.run(self.chain, self._attempt(self.messages))
+        return self.served
+
+    def _attempt(self, messages: Messages) -> Callable[[Deployment], Awaitable[StartedStream]]:
+        async def attempt(deployment: Deployment) -> StartedStream:
+            return await start_stream(self.open_stream, deployment, messages, self.settings)
+
+        return attempt
+
+    async def chunks(self) -> AsyncIterator[Chunk]:
+        """Chunks for the client, in OpenAI's shape, `model` naming who produced each."""
+        deployment, started = self.served.deployment, self.served.result
+        position = self.served.position
+        trimmer: OverlapTrimmer | None = None
+        try:
+            while True:
+                try:
+                    async for chunk in relay(started, self.settings.stream_idle_timeout):
+                        out = self._client_chunk(chunk, deployment, trimmer)
+                        if out is not None:
+                            yield out
+                    break
+                except UpstreamFailure as failure:
+                    await started.aclose()
+                    if self.progress.finish_reason is not None:
+                        break  # the answer was complete; only its ending was rough
+                    self.runner.record_failure(deployment, failure)
+                    deployment, started, position = await self._continue(
+                        deployment, failure, position
+                    )
+                    trimmer = OverlapTrimmer(self.progress.content)
+        finally:
+            await started.aclose()
+        if trimmer is not None and (rest := trimmer.flush()):
+            yield self._text_chunk(rest, deployment)
+        if self.include_usage:
+            yield self._usage_chunk(deployment)
+
+    async def _continue(
+        self, failed: Deployment, failure: UpstreamFailure, position: int
+    ) -> tuple[Deployment, StartedStream, int]:
+        log.warning("stream from %s failed mid-answer (%s)", failed.id, failure)
+        if self.progress.started_tool_calls:
+            raise StreamInterrupted(
+                failure, failed, "a tool call was cut off and cannot be resumed"
+            )
+        if not self.settings.continue_interrupted_streams:
+            raise StreamInterrupted(failure, failed, "continuation is switched off")
+        rest = Chain(
+            name=self.chain.name,
+            candidates=self.chain.candidates[position:],
+            virtual=self.chain.virtual,
+        )
+        prefill = [*self.messages, {"role": "assistant", "content": self.progress.content}]
+        try:
+            served = await self.runner.run(rest, self._attempt(prefill), continuing=True)
+        except (ChainExhausted, RequestRejected):
+            raise StreamInterrupted(
+                failure, failed, "no other candidate could continue the answer"
+            ) from None
+        self.continuations += 1
+        log.warning("continuing the answer of %s on %s", failed.id, served.deployment.id)
+        return served.deployment, served.result, position + served.position
+
+    def _client_chunk(
+        self, chunk: Chunk, deployment: Deployment, trimmer: OverlapTrimmer | None
+    ) -> Chunk | None:
+        if chunk.get("usage"):
+            self.progress.usage = chunk.pop("usage")
+        choices = chunk.get("choices") or []
+        if not choices:
+            return None  # a usage-only chunk: the gateway sends its own at the end
+        if trimmer is not None:
+            for choice in choices:
+                delta = choice.get("delta") or {}
+                delta.pop("role", None)
+                if delta.get("content"):
+                    delta["content"] = trimmer.feed(delta["content"])
+        self.progress.observe(chunk)
+        self._stamp(chunk, deployment)
+        return chunk
+
+    def _stamp(self, chunk: Chunk, deployment: Deployment) -> None:
+        first = self.progress.first or chunk
+        chunk["id"] = first.get("id", chunk.get("id"))
+        chunk["model"] = deployment.id
+
+    def _text_chunk(self, text: str, deployment: Deployment) -> Chunk:
+        chunk: Chunk = {
+            "object": "chat.completion.chunk",
+            "created": (self.progress.first or {}).get("created"),
+            "choices": [{"index": 0, "delta": {"content": text}}],
+        }
+        self._stamp(chunk, deployment)
+        return chunk
+
+    def _usage_chunk(self, deployment: Deployment) -> Chunk:
+        usage = dict(self.progress.usage or {"prompt_tokens": 0, "completion_tokens": 0})
+        if self.continuations:
+            # The last upstream counted the prefill as prompt; it was this answer's output.
+            before = estimate_tokens(self.progress.content) - usage.get("completion_tokens", 0)
+            before = max(0, before)
+            usage["prompt_tokens"] = max(0, usage.get("prompt_tokens", 0) - before)
+            usage["completion_tokens"] = usage.get("completion_tokens", 0) + before
+        usage["total_tokens"] = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+        chunk: Chunk = {
+            "object": "chat.completion.chunk",
+            "created": (self.progress.first or {}).get("created"),
+            "choices": [],
+            "usage": usage,
+        }
+        self._stamp(chunk, deployment)
+        return chunk
+
+
+async def _close(stream: UpstreamStream) -> None:
+    with contextlib.suppress(Exception):
+        await stream.aclose()
