@@ -32,6 +32,10 @@ CHAINS = {
     "cut-nobody": ["groq/fault-cut3-n", "mybox/fault-noprefill-n", "cloudflare/fault-noprefill"],
     "cut-alone": ["groq/fault-cut3-alone"],
     "nodone": ["groq/fault-nodone"],
+    "malformed-groq": ["groq/fault-malformed", "mybox/ok-malformed-groq"],
+    "malformed-gemini": ["gemini/fault-malformed", "mybox/ok-malformed-gemini"],
+    "malformed-openai": ["mybox/fault-malformed", "gemini/ok-malformed-openai"],
+    "policy-gemini": ["gemini/fault-policy", "mybox/ok-policy"],
     "ra-short-once": ["groq/fault-429-ra1-once", "mybox/ok-ra-once"],
     "ra-short": ["groq/fault-429-ra1", "mybox/ok-ra"],
     "ra-short-second": ["groq/fault-500-first", "groq/fault-429-ra1-second", "gemini/ok-ra2"],
@@ -215,6 +219,17 @@ def test_truncated_non_stream_answer_is_never_a_success(gw):
     assert "error" in response.json()
 
 
+# 5. Malformed chunk --------------------------------------------------------------------------
+@pytest.mark.parametrize("chain", ["malformed-groq", "malformed-gemini", "malformed-openai"])
+def test_malformed_chunk_is_skipped_and_the_stream_goes_on(gw, chain):
+    events, _, headers = stream(gw, chain)
+    assert_whole_answer(events)
+    served = headers["x-gateway-served-by"]
+    assert "fault-malformed" in served
+    assert {e["model"] for e in events if isinstance(e, dict)} == {served}  # no continuation
+    assert "skipped a malformed stream event" in gw.log()
+
+
 # 6. Stream without [DONE] ------------------------------------------------------------------------
 def test_stream_without_done_finishes_promptly_with_usage(gw):
     events, seconds, _ = stream(gw, "nodone", stream_options={"include_usage": True})
@@ -256,6 +271,14 @@ def test_persistent_503_is_bounded(gw, emulator):
     response, _ = complete(gw, "503")
     assert response.json()["model"] == "mybox/ok-503"
     assert emulator.count(model="fault-503-p") <= 3
+
+
+# 9. Content policy -----------------------------------------------------------------------------
+def test_gemini_prompt_block_is_a_400_with_the_reason(gw, emulator):
+    response, _ = complete(gw, "policy-gemini")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "content_policy_violation"
+    assert emulator.count(model="ok-policy") == 0  # not routed around by default
 
 
 # 8. 500 once / reset before headers --------------------------------------------------------------

@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import litellm
 from litellm import Router
 
 from gateway.catalog import Deployment
 from gateway.litellm_glue.errors import classify
+from gateway.litellm_glue.sse_guard import guarded_httpx_client, guarded_litellm_handler
 from gateway.routing.failures import FailureKind, UpstreamFailure
 
 
@@ -38,16 +40,32 @@ class StartedStream:
                 await close()
 
 
+# Provider types LiteLLM serves through its own HTTP handler (the others go through the
+# OpenAI SDK, whose client is `litellm.aclient_session`).
+_HANDLER_PROVIDER_TYPES = frozenset({"groq", "gemini"})
+
+
 class LiteLLMEngine:
     def __init__(self, router: Callable[[], Router]) -> None:
         self._router = router
+        self._handler = guarded_litellm_handler()
+        litellm.aclient_session = guarded_httpx_client()
+
+    def _client(self, deployment: Deployment) -> dict[str, Any]:
+        if deployment.provider_type.name in _HANDLER_PROVIDER_TYPES:
+            return {"client": self._handler}
+        return {}
 
     async def chat(self, deployment: Deployment, params: dict[str, Any]) -> dict[str, Any]:
         """A non-streaming chat completion as an OpenAI `chat.completion` dict."""
         router = self._router()
         try:
             response = await router.acompletion(
-                model=deployment.id, stream=False, num_retries=0, **params
+                model=deployment.id,
+                stream=False,
+                num_retries=0,
+                **self._client(deployment),
+                **params,
             )
         except Exception as exc:
             raise classify(exc) from exc
@@ -58,7 +76,11 @@ class LiteLLMEngine:
         router = self._router()
         try:
             wrapper = await router.acompletion(
-                model=deployment.id, stream=True, num_retries=0, **params
+                model=deployment.id,
+                stream=True,
+                num_retries=0,
+                **self._client(deployment),
+                **params,
             )
         except Exception as exc:
             raise classify(exc) from exc

@@ -23,6 +23,18 @@ def carries_output(chunk: Chunk) -> bool:
     return False
 
 
+def blocked_by_content_filter(chunk: Chunk) -> bool:
+    """An answer that is nothing but a content-filter finish: the prompt itself was refused
+    (Gemini blocks a prompt this way, with HTTP 200 and no candidates)."""
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") or {}
+        if choice.get("finish_reason") == "content_filter" and not (
+            delta.get("content") or delta.get("tool_calls")
+        ):
+            return True
+    return False
+
+
 def estimate_tokens(text: str) -> int:
     """A rough count for text whose upstream never reported usage (a stream cut mid-answer)."""
     return (len(text) + 3) // 4

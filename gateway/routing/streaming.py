@@ -28,6 +28,7 @@ from gateway.routing.answer import (
     AnswerProgress,
     Chunk,
     OverlapTrimmer,
+    blocked_by_content_filter,
     carries_output,
     estimate_tokens,
 )
@@ -95,6 +96,12 @@ async def start_stream(
                 raise TimeoutError
             chunk = await asyncio.wait_for(anext(stream), remaining)
             head.append(chunk)
+            if blocked_by_content_filter(chunk):
+                raise UpstreamFailure(
+                    FailureKind.CONTENT_POLICY,
+                    "the provider's content filter refused the request",
+                    status=400,
+                )
             if carries_output(chunk):
                 return StartedStream(head, stream)
     except TimeoutError:
