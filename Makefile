@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench failover clean
 
 install: $(STAMP)
 
@@ -38,6 +38,10 @@ format: install
 
 bench: install
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+
+# Each upstream fault -> what the client got -> time to answer, with the shipped timeouts.
+failover: install
+	$(BIN)/python scripts/failover.py $(FAILOVER_ARGS)
 
 clean:
 	rm -rf $(VENV) data/generated .pytest_cache .ruff_cache

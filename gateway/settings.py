@@ -22,6 +22,9 @@ _OFFLINE_DEFAULTS = {
     # LiteLLM's anonymous usage telemetry.
     "LITELLM_TELEMETRY": "False",
     "DISABLE_SCHEMA_UPDATE": "True",
+    # `import litellm` otherwise calls load_dotenv() itself, finding whichever .env is above
+    # the current directory; the gateway reads its own (GATEWAY_DOTENV) instead.
+    "LITELLM_MODE": "PRODUCTION",
 }
 
 

@@ -1,0 +1,221 @@
+"""`make failover`: each upstream fault -> what the client got -> how long it took.
+
+Starts the provider emulator and a gateway with the shipped failover defaults (10 s first-byte,
+first-token and idle limits), sends one streaming and one non-streaming request per fault
+through a two-candidate chain (the faulty provider first, a healthy one second), and checks
+the answer: the whole text, an honest error, or (the failure this exists to catch) a
+truncated answer that looks like a success. Target: the whole answer within 12 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.conftest import provider_env  # noqa: E402
+from tests.emulators import Emulator  # noqa: E402
+from tests.gateway_process import GatewayProcess, write_config  # noqa: E402
+
+ANSWER = "the quick brown fox jumps over the lazy dog again and again"
+TARGET_SECONDS = 12.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    first: str  # the faulty candidate
+    then: tuple[str, ...] = ("gemini/healthy",)
+    expect: str = "complete"  # or "error"
+    # A non-stream request has shown the client nothing when its stream breaks, so it
+    # restarts on the next candidate instead of needing a continuation.
+    expect_non_stream: str | None = None
+
+    def expected(self, mode: str) -> str:
+        return (self.expect_non_stream if mode == "non-stream" else None) or self.expect
+
+
+SCENARIOS = [
+    Scenario("healthy provider", "groq/healthy-first"),
+    Scenario("silent (no headers)", "groq/fault-silent"),
+    Scenario("slow first token (20 s)", "groq/fault-slowfirst20"),
+    Scenario("slow headers (20 s)", "groq/fault-slowheaders20"),
+    Scenario("stream cut mid-answer", "groq/fault-cut4"),
+    Scenario("stream stalls mid-answer", "groq/fault-stall4"),
+    Scenario("malformed chunk", "groq/fault-malformed"),
+    Scenario("no [DONE]", "groq/fault-nodone"),
+    Scenario("429 Retry-After 60", "groq/fault-429-ra60"),
+    Scenario("429 Retry-After 1", "groq/fault-429-ra1"),
+    Scenario("429 without Retry-After", "groq/fault-429"),
+    Scenario("503 persistent", "groq/fault-503"),
+    Scenario("500 once", "groq/fault-500-once"),
+    Scenario("TCP reset before headers", "groq/fault-reset"),
+    Scenario("401 bad key", "badkey/fault-401"),
+    Scenario(
+        "cut, continuation refused, then ok",
+        "groq/fault-cut4-r",
+        ("mybox/fault-noprefill", "gemini/healthy-r"),
+    ),
+    Scenario(
+        "cut, nobody can continue",
+        "groq/fault-cut4-n",
+        ("mybox/fault-noprefill-n",),
+        expect="error",
+        expect_non_stream="complete",
+    ),
+    Scenario("content policy", "groq/fault-policy", expect="error"),
+]
+
+
+@dataclass
+class Outcome:
+    scenario: Scenario
+    mode: str
+    status: int
+    outcome: str
+    served_by: str
+    ttft: float | None
+    total: float
+
+    @property
+    def verdict(self) -> str:
+        if self.outcome.startswith("TRUNCATED"):
+            return "FAIL"
+        if self.scenario.expected(self.mode) == "complete":
+            ok = self.outcome == "complete" and self.total <= TARGET_SECONDS
+        else:
+            ok = self.outcome.startswith("error")
+        return "ok" if ok else "FAIL"
+
+
+def chain_name(scenario: Scenario, mode: str) -> str:
+    return f"{scenario.name}|{mode}"
+
+
+def build_config(root: Path, emulator: Emulator) -> Path:
+    """Each scenario and mode gets its own models, so cooldowns never leak between rows."""
+    models: dict[str, set[str]] = {}
+    virtual = {}
+    for scenario in SCENARIOS:
+        for mode in ("stream", "non-stream"):
+            refs = [f"{ref}-{mode}" for ref in (scenario.first, *scenario.then)]
+            for ref in refs:
+                provider, _, model = ref.partition("/")
+                models.setdefault(provider, set()).add(model)
+            virtual[chain_name(scenario, mode).replace(" ", "_")] = {"candidates": refs}
+    providers = {
+        "groq": {"type": "groq", "api_key_env": "GROQ_API_KEY"},
+        "badkey": {"type": "groq", "api_key_env": "GROQ_API_KEY"},
+        "gemini": {"type": "gemini", "api_key_env": "GEMINI_API_KEY"},
+        "mybox": {"type": "openai_compatible", "api_base": emulator.base_url + "/v1"},
+    }
+    for name, provider in providers.items():
+        provider["models"] = sorted(models.get(name, {"unused"}))
+    return write_config(root / "config", providers, virtual)
+
+
+def run_one(gateway: GatewayProcess, scenario: Scenario, mode: str) -> Outcome:
+    body = {
+        "model": chain_name(scenario, mode).replace(" ", "_"),
+        "messages": [{"role": "user", "content": "echo: " + ANSWER}],
+        "stream": mode == "stream",
+    }
+    started = time.monotonic()
+    url = gateway.url + "/v1/chat/completions"
+    if mode == "non-stream":
+        response = httpx.post(url, json=body, timeout=120)
+        total = time.monotonic() - started
+        data = response.json()
+        if response.status_code != 200:
+            code = data.get("error", {}).get("code")
+            return Outcome(scenario, mode, response.status_code, f"error {code}", "-", None, total)
+        text = data["choices"][0]["message"]["content"]
+        outcome = "complete" if text == ANSWER else f"TRUNCATED: {text!r}"
+        return Outcome(scenario, mode, 200, outcome, data["model"], None, total)
+    ttft, text, error, finish, served = None, "", None, None, "-"
+    with httpx.stream("POST", url, json=body, timeout=120) as response:
+        if response.status_code != 200:
+            code = json.loads(response.read()).get("error", {}).get("code")
+            total = time.monotonic() - started
+            return Outcome(scenario, mode, response.status_code, f"error {code}", "-", None, total)
+        served = response.headers.get("x-gateway-served-by", "-")
+        for line in response.iter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            event = json.loads(line[6:])
+            if "error" in event:
+                error = event["error"].get("code")
+                continue
+            for choice in event.get("choices") or ():
+                if choice["delta"].get("content"):
+                    ttft = ttft or time.monotonic() - started
+                    text += choice["delta"]["content"]
+                finish = choice.get("finish_reason") or finish
+                served = event.get("model", served)
+    total = time.monotonic() - started
+    if error:
+        outcome = f"error {error} (in-band, after {len(text)} chars)"
+    elif text == ANSWER and finish == "stop":
+        outcome = "complete"
+    else:
+        outcome = f"TRUNCATED: {text!r} finish={finish}"
+    return Outcome(scenario, mode, 200, outcome, served, ttft, total)
+
+
+def table(outcomes: list[Outcome]) -> str:
+    rows = [("fault", "mode", "outcome", "answered by", "TTFT s", "total s", "expected", "verdict")]
+    for o in outcomes:
+        rows.append(
+            (
+                o.scenario.name,
+                o.mode,
+                o.outcome,
+                o.served_by.removesuffix("-" + o.mode),
+                f"{o.ttft:.2f}" if o.ttft is not None else "-",
+                f"{o.total:.2f}",
+                o.scenario.expected(o.mode),
+                o.verdict,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+        for row in rows
+    ]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--markdown", type=Path, help="also write the table to this file")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, Emulator(hang_seconds=60) as emulator:
+        config = build_config(Path(tmp), emulator)
+        with GatewayProcess(config, Path(tmp) / "data", env=provider_env(emulator)) as gateway:
+            outcomes = [
+                run_one(gateway, scenario, mode)
+                for scenario in SCENARIOS
+                for mode in ("stream", "non-stream")
+            ]
+    report = table(outcomes)
+    print(report)
+    failed = [o for o in outcomes if o.verdict != "ok"]
+    target = f"whole answer in ≤ {TARGET_SECONDS:g} s"
+    print(f"\n{len(outcomes) - len(failed)} of {len(outcomes)} ok (target: {target})")
+    if args.markdown:
+        args.markdown.write_text(report + "\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
