@@ -1,10 +1,11 @@
 """`make failover`: each upstream fault -> what the client got -> how long it took.
 
-Starts the provider emulator and a gateway with the shipped failover defaults (10 s first-byte,
-first-token and idle limits), sends one streaming and one non-streaming request per fault
-through a two-candidate chain (the faulty provider first, a healthy one second), and checks
-the answer: the whole text, an honest error, or (the failure this exists to catch) a
-truncated answer that looks like a success. Target: the whole answer within 12 s.
+Starts the provider emulator and a gateway with the shipped failover defaults (10 s
+first-byte, first-token and idle limits) plus `stream_upstream: true`, and sends one streaming
+and one non-streaming request per fault through a two-candidate chain (the faulty provider
+first, a healthy one second). Each answer is checked: the whole text, an honest error, or (the
+failure this exists to catch) a truncated answer that looks like a success. Target: the whole
+answer within 12 s.
 """
 
 from __future__ import annotations
@@ -120,7 +121,9 @@ def build_config(root: Path, emulator: Emulator) -> Path:
     }
     for name, provider in providers.items():
         provider["models"] = sorted(models.get(name, {"unused"}))
-    return write_config(root / "config", providers, virtual)
+    # Non-stream requests get the first-token and idle limits only when upstreams are
+    # streamed for them too (off by default: see README, Failover behaviour).
+    return write_config(root / "config", providers, virtual, routing={"stream_upstream": True})
 
 
 def run_one(gateway: GatewayProcess, scenario: Scenario, mode: str) -> Outcome:

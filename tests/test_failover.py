@@ -2,7 +2,8 @@
 continuation refused, short Retry-After, one quick retry, circuit breaking.
 
 A gateway of its own with small timeouts keeps the slow faults short: first byte and first
-token 2 s, stream idle 1.5 s, cooldown 3 s.
+token 2 s, stream idle 1.5 s, cooldown 3 s; `stream_upstream` is on so non-stream requests get
+the same limits (the session gateway in conftest runs the default, off).
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def gw(emulator, tmp_path_factory) -> Iterator[GatewayProcess]:
         "first_token_timeout": 2,
         "stream_idle_timeout": 1.5,
         "cooldown_seconds": 3,
+        "stream_upstream": True,  # the same limits for non-stream requests
     }
     config = write_config(root / "config", providers, virtual, routing=routing)
     with GatewayProcess(config, root / "data", env=provider_env(emulator)) as process:

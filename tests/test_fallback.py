@@ -159,3 +159,10 @@ def test_chain_of_unusable_candidates_explains_each(gateway):
 
 def test_gateway_healthy_after_faults(client):
     assert _chat(client, "coding-elite").parse().model == "groq/llama-3.3-70b-versatile"
+
+
+def test_non_stream_truncated_upstream_fails_over(client):
+    """Default `stream_upstream: false`: a cut non-stream body is an error, never a 200."""
+    raw = _chat(client, "cut", content="echo: one two three four five six")
+    assert raw.parse().model == "gemini/gemini-3-pro"
+    assert raw.parse().choices[0].message.content == "one two three four five six"

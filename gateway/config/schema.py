@@ -118,9 +118,9 @@ class RoutingSettings(_Strict):
         description="continue a stream that died mid-answer on the next candidate (prefill)",
     )
     stream_upstream: bool = Field(
-        default=True,
+        default=False,
         description="stream from upstreams even for non-stream requests, so the same "
-        "first-token and idle timeouts apply",
+        "first-token and idle timeouts apply (costs LiteLLM's per-chunk work: off by default)",
     )
     route_around_content_policy: bool = Field(
         default=False, description="try the next candidate after a content-policy refusal"

@@ -83,7 +83,8 @@ async def start_stream(
     started = loop.time()
     first_byte = min(settings.first_byte_timeout, deployment.timeout or settings.first_byte_timeout)
     try:
-        stream = await asyncio.wait_for(open_stream(deployment, messages), first_byte)
+        async with asyncio.timeout(first_byte):
+            stream = await open_stream(deployment, messages)
     except TimeoutError:
         raise UpstreamFailure(
             FailureKind.TIMEOUT, f"no response within {first_byte:g}s (first-byte timeout)"
@@ -94,7 +95,8 @@ async def start_stream(
             remaining = settings.first_token_timeout - (loop.time() - started)
             if remaining <= 0:
                 raise TimeoutError
-            chunk = await asyncio.wait_for(anext(stream), remaining)
+            async with asyncio.timeout(remaining):
+                chunk = await anext(stream)
             head.append(chunk)
             if blocked_by_content_filter(chunk):
                 raise UpstreamFailure(
@@ -126,7 +128,9 @@ async def relay(started: StartedStream, idle_timeout: float) -> AsyncIterator[Ch
         yield chunk
     while True:
         try:
-            chunk = await asyncio.wait_for(anext(started.stream), idle_timeout)
+            # asyncio.timeout, not wait_for: no task per chunk on the hot path.
+            async with asyncio.timeout(idle_timeout):
+                chunk = await anext(started.stream)
         except StopAsyncIteration:
             return
         except TimeoutError:
