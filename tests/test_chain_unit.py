@@ -223,3 +223,15 @@ def test_redact_masks_keys(monkeypatch):
     assert "abcdefghijklmnop" not in text
     assert "zzzzzzzz" not in text
     assert "XXXXXXXXXXXX" not in text
+
+
+async def test_content_policy_can_be_routed_around_when_configured():
+    attempt, calls = scripted(
+        {"a/1": UpstreamFailure(FailureKind.CONTENT_POLICY, "refused", 400), "b/2": "ok"}
+    )
+    settings = RoutingSettings(route_around_content_policy=True)
+    served = await ChainRunner(settings, CooldownTracker(Clock())).run(
+        chain(deployment("a/1"), deployment("b/2")), attempt
+    )
+    assert served.deployment.id == "b/2"
+    assert calls == ["a/1", "b/2"]
