@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import asynccontextmanager
 
 from gateway.catalog import Catalog, build_catalog
 from gateway.config import load_config
@@ -43,8 +44,13 @@ def create_app(settings: Settings | None = None):
     from gateway.routing.chain import ChainRunner
     from gateway.routing.cooldowns import CooldownTracker
     from gateway.state import GatewayState
+    from gateway.telemetry.writer import TelemetryWriter, database_url
 
     configure_g4f(catalog, settings.data_dir)
+    telemetry = TelemetryWriter(
+        database_url(settings.db_url, settings.data_dir),
+        retention_days=settings.telemetry_retention_days,
+    )
     # Starlette matches routes in order: ours must come before LiteLLM's routes of the same path.
     app.router.routes[0:0] = gateway_routes()
     app.add_middleware(APIKeyMiddleware, api_key=settings.proxy_api_key)
@@ -54,9 +60,28 @@ def create_app(settings: Settings | None = None):
         catalog=catalog,
         runner=ChainRunner(config.routing, CooldownTracker()),
         engine=LiteLLMEngine(proxy.router),
+        telemetry=telemetry,
     )
+    _run_with_lifespan(app, telemetry)
     _log_startup(settings, catalog)
     return app
+
+
+def _run_with_lifespan(app, telemetry) -> None:
+    """Start the gateway's background work inside LiteLLM's own lifespan, and flush
+    telemetry when the server stops."""
+    proxy_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_):
+        async with proxy_lifespan(app_) as state:
+            telemetry.start()
+            try:
+                yield state
+            finally:
+                await telemetry.close()
+
+    app.router.lifespan_context = lifespan
 
 
 def _log_startup(settings: Settings, catalog: Catalog) -> None:

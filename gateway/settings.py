@@ -47,6 +47,8 @@ class Settings:
     data_dir: Path
     proxy_api_key: str | None
     log_level: str
+    db_url: str | None = None
+    telemetry_retention_days: int = 30
 
     @property
     def generated_dir(self) -> Path:
@@ -60,4 +62,6 @@ class Settings:
             data_dir=Path(env.get("GATEWAY_DATA_DIR") or DEFAULT_DATA_DIR),
             proxy_api_key=(env.get("PROXY_API_KEY") or "").strip() or None,
             log_level=(env.get("GATEWAY_LOG_LEVEL") or "INFO").upper(),
+            db_url=(env.get("GATEWAY_DB_URL") or "").strip() or None,
+            telemetry_retention_days=int(env.get("GATEWAY_TELEMETRY_RETENTION_DAYS") or 30),
         )

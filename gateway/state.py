@@ -9,6 +9,7 @@ from gateway.config import GatewayConfig
 from gateway.litellm_glue.engine import LiteLLMEngine
 from gateway.routing.chain import ChainRunner
 from gateway.settings import Settings
+from gateway.telemetry.writer import TelemetryWriter
 
 
 @dataclass
@@ -18,3 +19,4 @@ class GatewayState:
     catalog: Catalog
     runner: ChainRunner
     engine: LiteLLMEngine
+    telemetry: TelemetryWriter

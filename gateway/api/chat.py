@@ -13,6 +13,7 @@ from starlette.responses import Response, StreamingResponse
 from gateway.api.common import (
     chain_errors,
     gateway_state,
+    new_journal,
     read_json_object,
     resolve_chain,
     run_chain,
@@ -70,14 +71,19 @@ async def chat_completions(request: Request) -> Response:
     params = {key: value for key, value in body.items() if key in FORWARDED_PARAMS}
     settings = state.runner.settings
     stream = body.get("stream") is True
+    journal = new_journal(state, request, chain, stream)
 
     if not stream and not settings.stream_upstream:
         served = await run_chain(
-            state, chain, lambda d: state.engine.chat(d, {**params, "messages": messages})
+            state,
+            chain,
+            lambda d: state.engine.chat(d, {**params, "messages": messages}),
+            journal,
         )
         completion = served.result
         completion["model"] = served.deployment.id
-        return _json(completion, served_headers(chain, served))
+        journal.succeeded(served.deployment, served.started, usage=completion.get("usage"))
+        return _json(completion, served_headers(chain, served, journal))
 
     # Upstreams always stream (with usage), so first-token and idle limits apply to every
     # request, and the gateway always knows the usage.
@@ -89,19 +95,27 @@ async def chat_completions(request: Request) -> Response:
 
     if not stream:
         served = await run_chain(
-            state, chain, lambda d: collect_answer(open_stream, d, messages, settings)
+            state, chain, lambda d: collect_answer(open_stream, d, messages, settings), journal
         )
-        completion = served.result.completion(served.deployment.id)
-        return _json(completion, served_headers(chain, served))
+        answer = served.result
+        journal.succeeded(
+            served.deployment,
+            served.started,
+            first_token_at=answer.first_token_at,
+            usage=answer.usage,
+        )
+        return _json(
+            answer.completion(served.deployment.id), served_headers(chain, served, journal)
+        )
 
     include_usage = isinstance(client_options, dict) and client_options.get("include_usage") is True
-    session = StreamSession(state.runner, chain, open_stream, messages, include_usage)
+    session = StreamSession(state.runner, chain, open_stream, messages, include_usage, journal)
     with chain_errors(state, chain):
         served = await session.start()
     return StreamingResponse(
         _sse(session),
         media_type="text/event-stream",
-        headers={**SSE_HEADERS, **served_headers(chain, served)},
+        headers={**SSE_HEADERS, **served_headers(chain, served, journal)},
     )
 
 

@@ -14,6 +14,7 @@ from gateway.catalog import Chain, Deployment
 from gateway.routing.chain import ChainExhausted, RequestRejected, Served
 from gateway.routing.failures import FailureKind
 from gateway.state import GatewayState
+from gateway.telemetry.journal import AttemptJournal
 
 T = TypeVar("T")
 
@@ -61,11 +62,25 @@ def resolve_chain(state: GatewayState, body: dict[str, Any]) -> Chain:
 
 
 async def run_chain(
-    state: GatewayState, chain: Chain, attempt: Callable[[Deployment], Awaitable[T]]
+    state: GatewayState,
+    chain: Chain,
+    attempt: Callable[[Deployment], Awaitable[T]],
+    journal: AttemptJournal,
 ) -> Served[T]:
     """Run the chain and turn its dead ends into the right HTTP errors."""
     with chain_errors(state, chain):
-        return await state.runner.run(chain, attempt)
+        return await state.runner.run(chain, attempt, journal=journal)
+
+
+def new_journal(
+    state: GatewayState, request: Request, chain: Chain, stream: bool
+) -> AttemptJournal:
+    return AttemptJournal(
+        sink=state.telemetry,
+        virtual_model=chain.name if chain.virtual else None,
+        stream=stream,
+        client=(request.headers.get("user-agent") or "")[:300] or None,
+    )
 
 
 @contextmanager
@@ -104,8 +119,9 @@ def chain_errors(state: GatewayState, chain: Chain) -> Iterator[None]:
         ) from None
 
 
-def served_headers(chain: Chain, served: Served[Any]) -> dict[str, str]:
+def served_headers(chain: Chain, served: Served[Any], journal: AttemptJournal) -> dict[str, str]:
     headers = {
+        "x-gateway-request-id": journal.request_id,
         "x-gateway-served-by": served.deployment.id,
         "x-gateway-attempt": str(served.attempt),
         "x-gateway-candidate": str(served.position),

@@ -17,6 +17,7 @@ from starlette.responses import Response, StreamingResponse
 from gateway.api.chat import SSE_HEADERS
 from gateway.api.common import (
     gateway_state,
+    new_journal,
     read_json_object,
     resolve_chain,
     run_chain,
@@ -26,6 +27,8 @@ from gateway.api.errors import APIError
 from gateway.catalog import Deployment
 from gateway.litellm_glue.engine import StartedStream
 from gateway.litellm_glue.errors import classify
+from gateway.routing.chain import Served
+from gateway.telemetry.journal import AttemptJournal
 
 log = logging.getLogger("gateway.responses")
 
@@ -74,31 +77,48 @@ async def create_response(request: Request) -> Response:
     async def attempt(deployment: Deployment) -> Any:
         return await state.engine.responses(deployment, params, stream)
 
-    served = await run_chain(state, chain, attempt)
-    headers = served_headers(chain, served)
+    journal = new_journal(state, request, chain, stream)
+    served = await run_chain(state, chain, attempt, journal)
+    headers = served_headers(chain, served, journal)
     if stream:
         return StreamingResponse(
-            _events(served.result, served.deployment.id),
+            _events(served, journal),
             media_type="text/event-stream",
             headers={**SSE_HEADERS, **headers},
         )
     response = served.result
     response.model = served.deployment.id
+    journal.succeeded(served.deployment, served.started, usage=_usage(response))
     return Response(response.model_dump_json(), media_type="application/json", headers=headers)
 
 
-async def _events(stream: StartedStream, model_id: str) -> AsyncIterator[bytes]:
+def _usage(response: Any) -> dict[str, Any] | None:
+    """Responses API usage in chat terms, for telemetry."""
+    usage = getattr(response, "usage", None)
+    if usage is None:
+        return None
+    return {
+        "prompt_tokens": getattr(usage, "input_tokens", None),
+        "completion_tokens": getattr(usage, "output_tokens", None),
+    }
+
+
+async def _events(served: Served[StartedStream], journal: AttemptJournal) -> AsyncIterator[bytes]:
+    stream, model_id = served.result, served.deployment.id
+    usage, finished, failed = None, False, False
     try:
         async for event in stream:
             inner = getattr(event, "response", None)
             if inner is not None and hasattr(inner, "model"):
                 inner.model = model_id
+                usage = _usage(inner) or usage
             event_type = getattr(event, "type", "message")
             yield (
                 f"event: {event_type}\ndata: ".encode()
                 + event.model_dump_json(exclude_none=True).encode()
                 + b"\n\n"
             )
+        finished = True
     except Exception as exc:
         failure = classify(exc)
         log.warning("responses stream from %s failed after it started: %s", model_id, failure)
@@ -109,8 +129,14 @@ async def _events(stream: StartedStream, model_id: str) -> AsyncIterator[bytes]:
             "param": None,
         }
         yield b"event: error\ndata: " + orjson.dumps(error) + b"\n\n"
+        journal.failed(served.deployment, failure, served.started)
+        failed = True
     finally:
         await stream.aclose()
+        if not failed:
+            journal.succeeded(
+                served.deployment, served.started, usage=usage, cancelled=not finished
+            )
 
 
 ROUTES = [("/v1/responses", create_response, "POST"), ("/responses", create_response, "POST")]

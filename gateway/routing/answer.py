@@ -50,6 +50,7 @@ class AnswerProgress:
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
     first: Chunk | None = None
+    first_token_at: float | None = None  # time.monotonic() of the first token
 
     def observe(self, chunk: Chunk) -> None:
         if self.first is None:

@@ -12,14 +12,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from gateway.catalog import Candidate, Chain, Deployment
 from gateway.config import RoutingSettings
 from gateway.routing.cooldowns import CooldownTracker
 from gateway.routing.failures import FailureKind, UpstreamFailure
+
+if TYPE_CHECKING:
+    from gateway.telemetry.journal import AttemptJournal
 
 log = logging.getLogger("gateway.chain")
 
@@ -57,6 +61,7 @@ class Served(Generic[T]):
     attempt: int
     position: int
     skips: list[Skip] = field(default_factory=list)
+    started: float = 0.0  # time.monotonic() when the answering attempt began
 
 
 class ChainExhausted(Exception):
@@ -90,6 +95,7 @@ class ChainRunner:
         attempt: Callable[[Deployment], Awaitable[T]],
         *,
         continuing: bool = False,
+        journal: AttemptJournal | None = None,
     ) -> Served[T]:
         """Try each candidate in order; `continuing` means the request carries a partial
         answer as prefill, so a candidate refusing it (4xx) is skipped, not fatal."""
@@ -101,17 +107,23 @@ class ChainRunner:
             deployment = candidate.deployment
             reason = self._skip_reason(candidate, overflowed_window)
             if reason is not None or deployment is None:
-                skips.append(reason or Skip(candidate.ref, "unusable", "unusable"))
+                skip = reason or Skip(candidate.ref, "unusable", "unusable")
+                skips.append(skip)
+                if journal is not None:
+                    journal.skipped(skip.candidate, skip.outcome, skip.reason)
                 continue
             best = attempts == 0
             route_attempts = 0
             while True:
                 attempts += 1
                 route_attempts += 1
+                started = time.monotonic()
                 try:
                     result = await attempt(deployment)
                 except UpstreamFailure as caught:
                     failure = caught
+                    if journal is not None:
+                        journal.failed(deployment, failure, started)
                     delay = self._same_route_retry_delay(failure, best, route_attempts)
                     if delay is None:
                         break
@@ -124,7 +136,7 @@ class ChainRunner:
                     )
                     await asyncio.sleep(delay)
                     continue
-                return Served(deployment, result, attempts, position, skips)
+                return Served(deployment, result, attempts, position, skips, started)
             if failure.kind is FailureKind.CONTEXT_WINDOW:
                 context_failure = (failure, deployment)
                 window = deployment.context_window or 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -34,6 +35,7 @@ from gateway.routing.answer import (
 )
 from gateway.routing.chain import ChainExhausted, ChainRunner, RequestRejected, Served
 from gateway.routing.failures import FailureKind, UpstreamFailure
+from gateway.telemetry.journal import AttemptJournal
 
 log = logging.getLogger("gateway.stream")
 
@@ -59,6 +61,7 @@ class StartedStream:
 
     head: list[Chunk]
     stream: UpstreamStream
+    first_token_at: float = field(default_factory=time.monotonic)
 
     async def aclose(self) -> None:
         with contextlib.suppress(Exception):
@@ -148,7 +151,7 @@ async def collect_answer(
 ) -> AnswerProgress:
     """A whole answer read from a stream (non-stream requests); truncation is a failure."""
     started = await start_stream(open_stream, deployment, messages, settings)
-    progress = AnswerProgress()
+    progress = AnswerProgress(first_token_at=started.first_token_at)
     try:
         async for chunk in relay(started, settings.stream_idle_timeout):
             progress.observe(chunk)
@@ -168,6 +171,7 @@ class StreamSession:
     open_stream: OpenStream
     messages: Messages
     include_usage: bool
+    journal: AttemptJournal | None = None
     progress: AnswerProgress = field(default_factory=AnswerProgress)
     continuations: int = 0
 
@@ -178,7 +182,9 @@ class StreamSession:
     async def start(self) -> Served[StartedStream]:
         """Walk the chain to the first candidate that produces a token (raises like the
         runner when none does)."""
-        self.served = await self.runner.run(self.chain, self._attempt(self.messages))
+        self.served = await self.runner.run(
+            self.chain, self._attempt(self.messages), journal=self.journal
+        )
         return self.served
 
     def _attempt(self, messages: Messages) -> Callable[[Deployment], Awaitable[StartedStream]]:
@@ -190,8 +196,9 @@ class StreamSession:
     async def chunks(self) -> AsyncIterator[Chunk]:
         """Chunks for the client, in OpenAI's shape, `model` naming who produced each."""
         deployment, started = self.served.deployment, self.served.result
-        position = self.served.position
+        position, attempt_started = self.served.position, self.served.started
         trimmer: OverlapTrimmer | None = None
+        finished = interrupted = False
         try:
             while True:
                 try:
@@ -205,12 +212,26 @@ class StreamSession:
                     if self.progress.finish_reason is not None:
                         break  # the answer was complete; only its ending was rough
                     self.runner.record_failure(deployment, failure)
-                    deployment, started, position = await self._continue(
+                    if self.journal is not None:
+                        self.journal.failed(deployment, failure, attempt_started)
+                    interrupted = True  # until a continuation has started
+                    deployment, started, position, attempt_started = await self._continue(
                         deployment, failure, position
                     )
+                    interrupted = False
                     trimmer = OverlapTrimmer(self.progress.content)
+            finished = True
         finally:
             await started.aclose()
+            if self.journal is not None and not interrupted:
+                self.journal.succeeded(
+                    deployment,
+                    attempt_started,
+                    first_token_at=started.first_token_at,
+                    usage=self.progress.usage,
+                    continuation=self.continuations > 0,
+                    cancelled=not finished,
+                )
         if trimmer is not None and (rest := trimmer.flush()):
             yield self._text_chunk(rest, deployment)
         if self.include_usage:
@@ -218,7 +239,7 @@ class StreamSession:
 
     async def _continue(
         self, failed: Deployment, failure: UpstreamFailure, position: int
-    ) -> tuple[Deployment, StartedStream, int]:
+    ) -> tuple[Deployment, StartedStream, int, float]:
         log.warning("stream from %s failed mid-answer (%s)", failed.id, failure)
         if self.progress.started_tool_calls:
             raise StreamInterrupted(
@@ -233,14 +254,16 @@ class StreamSession:
         )
         prefill = [*self.messages, {"role": "assistant", "content": self.progress.content}]
         try:
-            served = await self.runner.run(rest, self._attempt(prefill), continuing=True)
+            served = await self.runner.run(
+                rest, self._attempt(prefill), continuing=True, journal=self.journal
+            )
         except (ChainExhausted, RequestRejected):
             raise StreamInterrupted(
                 failure, failed, "no other candidate could continue the answer"
             ) from None
         self.continuations += 1
         log.warning("continuing the answer of %s on %s", failed.id, served.deployment.id)
-        return served.deployment, served.result, position + served.position
+        return served.deployment, served.result, position + served.position, served.started
 
     def _client_chunk(
         self, chunk: Chunk, deployment: Deployment, trimmer: OverlapTrimmer | None

@@ -1,0 +1,92 @@
+"""Per-request bookkeeping that turns each upstream attempt into one telemetry row."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from gateway.catalog import Deployment
+from gateway.routing.failures import UpstreamFailure
+from gateway.telemetry.records import AttemptRecord, Outcome, outcome_for
+
+
+class RecordSink(Protocol):
+    def record(self, record: AttemptRecord) -> None: ...
+
+
+@dataclass
+class AttemptJournal:
+    """Numbers the attempts of one request and remembers why the previous one did not
+    answer (the next row's `fallback_reason`)."""
+
+    sink: RecordSink | None
+    virtual_model: str | None
+    stream: bool
+    client: str | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    attempts: int = 0
+    last_reason: str | None = None
+
+    def skipped(self, candidate: str, outcome: str, reason: str) -> None:
+        self.last_reason = f"{candidate} {outcome}: {reason}"[:500]
+
+    def failed(self, deployment: Deployment, failure: UpstreamFailure, started: float) -> None:
+        self._write(
+            deployment,
+            outcome_for(failure.kind),
+            started,
+            http_status=failure.status,
+            error_class=str(failure.kind),
+            error_message=failure.message,
+        )
+        self.last_reason = f"{deployment.id} {failure.kind}: {failure.message}"[:500]
+
+    def succeeded(
+        self,
+        deployment: Deployment,
+        started: float,
+        *,
+        first_token_at: float | None = None,
+        usage: dict[str, Any] | None = None,
+        continuation: bool = False,
+        cancelled: bool = False,
+    ) -> None:
+        outcome = Outcome.SUCCESS
+        if cancelled:
+            outcome = Outcome.CANCELLED
+        elif continuation:
+            outcome = Outcome.CONTINUATION
+        usage = usage or {}
+        self._write(
+            deployment,
+            outcome,
+            started,
+            http_status=200,
+            ttft_ms=(first_token_at - started) * 1000 if first_token_at else None,
+            input_tokens=usage.get("prompt_tokens"),
+            output_tokens=usage.get("completion_tokens"),
+        )
+
+    def _write(
+        self, deployment: Deployment, outcome: Outcome, started: float, **fields: Any
+    ) -> None:
+        self.attempts += 1
+        if self.sink is None:
+            return
+        self.sink.record(
+            AttemptRecord(
+                request_id=self.request_id,
+                virtual_model=self.virtual_model,
+                provider=deployment.provider,
+                model=deployment.id,
+                attempt=self.attempts,
+                outcome=outcome,
+                stream=self.stream,
+                latency_ms=round((time.monotonic() - started) * 1000, 2),
+                client=self.client,
+                fallback_reason=self.last_reason,
+                **fields,
+            )
+        )
