@@ -43,14 +43,15 @@ def create_app(settings: Settings | None = None):
     from gateway.litellm_glue.g4f_handler import configure_g4f
     from gateway.routing.chain import ChainRunner
     from gateway.routing.cooldowns import CooldownTracker
+    from gateway.routing.quotas import QuotaTracker
     from gateway.state import GatewayState
     from gateway.telemetry.writer import TelemetryWriter, database_url
 
     configure_g4f(catalog, settings.data_dir)
-    telemetry = TelemetryWriter(
-        database_url(settings.db_url, settings.data_dir),
-        retention_days=settings.telemetry_retention_days,
-    )
+    db_url = database_url(settings.db_url, settings.data_dir)
+    telemetry = TelemetryWriter(db_url, retention_days=settings.telemetry_retention_days)
+    quotas = QuotaTracker(catalog.usable_deployments)
+    _restore_quotas(quotas, db_url)
     # Starlette matches routes in order: ours must come before LiteLLM's routes of the same path.
     app.router.routes[0:0] = gateway_routes()
     app.add_middleware(APIKeyMiddleware, api_key=settings.proxy_api_key)
@@ -58,13 +59,34 @@ def create_app(settings: Settings | None = None):
         settings=settings,
         config=config,
         catalog=catalog,
-        runner=ChainRunner(config.routing, CooldownTracker()),
+        runner=ChainRunner(config.routing, CooldownTracker(), quotas),
         engine=LiteLLMEngine(proxy.router),
         telemetry=telemetry,
+        quotas=quotas,
     )
     _run_with_lifespan(app, telemetry)
     _log_startup(settings, catalog)
     return app
+
+
+def _restore_quotas(quotas, db_url: str) -> None:
+    """Today's counts survive a restart: replay the last day of telemetry."""
+    from gateway.routing.quotas import day_start_utc
+    from gateway.telemetry.history import recent_usage
+    from gateway.telemetry.writer import safe_url
+
+    try:
+        restored = quotas.restore(recent_usage(db_url, day_start_utc()))
+    except Exception as exc:
+        log.warning(
+            "gateway: could not read telemetry from %s to restore quota counters (%s); "
+            "starting from zero",
+            safe_url(db_url),
+            type(exc).__name__,
+        )
+        return
+    if restored:
+        log.info("gateway: quota counters restored from %d recent upstream calls", restored)
 
 
 def _run_with_lifespan(app, telemetry) -> None:

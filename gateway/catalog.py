@@ -31,6 +31,7 @@ class Deployment:
     timeout: float | None
     problem: str | None = None
     g4f_provider: str | None = None
+    daily_reset: str = "UTC"
 
     @property
     def usable(self) -> bool:
@@ -119,6 +120,7 @@ def build_catalog(
                 timeout=provider.timeout,
                 problem=problem,
                 g4f_provider=provider.g4f_provider,
+                daily_reset=provider.daily_reset or provider_type.daily_reset,
             )
     for name, virtual in config.virtual_models.virtual_models.items():
         refs = virtual.candidates

@@ -8,6 +8,7 @@ from gateway.catalog import Catalog
 from gateway.config import GatewayConfig
 from gateway.litellm_glue.engine import LiteLLMEngine
 from gateway.routing.chain import ChainRunner
+from gateway.routing.quotas import QuotaTracker
 from gateway.settings import Settings
 from gateway.telemetry.writer import TelemetryWriter
 
@@ -20,3 +21,4 @@ class GatewayState:
     runner: ChainRunner
     engine: LiteLLMEngine
     telemetry: TelemetryWriter
+    quotas: QuotaTracker

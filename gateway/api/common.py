@@ -76,7 +76,7 @@ def new_journal(
     state: GatewayState, request: Request, chain: Chain, stream: bool
 ) -> AttemptJournal:
     return AttemptJournal(
-        sink=state.telemetry,
+        sinks=(state.telemetry, state.quotas),
         virtual_model=chain.name if chain.virtual else None,
         stream=stream,
         client=(request.headers.get("user-agent") or "")[:300] or None,

@@ -42,6 +42,11 @@ class ProviderConfig(_Strict):
     enabled: bool = True
     limits: Limits = Field(default_factory=Limits)
     timeout: float | None = Field(default=None, gt=0, description="seconds per upstream call")
+    daily_reset: str | None = Field(
+        default=None,
+        description="time zone whose midnight resets daily quotas (default: the provider "
+        "type's, e.g. America/Los_Angeles for Gemini, UTC otherwise)",
+    )
     g4f_provider: str | None = Field(
         default=None, description="g4f provider class name, e.g. PollinationsAI (type g4f only)"
     )
@@ -57,6 +62,20 @@ class ProviderConfig(_Strict):
             return {model_id: {} for model_id in value}
         if isinstance(value, dict):
             return {key: ({} if options is None else options) for key, options in value.items()}
+        return value
+
+    @field_validator("daily_reset", mode="after")
+    @classmethod
+    def _known_time_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"unknown time zone {value!r} (e.g. UTC, America/Los_Angeles)"
+                ) from None
         return value
 
     @field_validator("models", mode="after")

@@ -35,6 +35,8 @@ class ProviderType:
     litellm_extras: Mapping[str, Any] = field(default_factory=dict)
     # Path appended to api_base for a cheap, quota-free reachability probe (GET).
     models_path: str | None = "/models"
+    # Whose midnight resets the free tier's daily quotas.
+    daily_reset: str = "UTC"
 
     def litellm_model(self, provider_name: str, model_id: str) -> str:
         """The `model` LiteLLM is given for one of this type's models."""

@@ -12,4 +12,6 @@ GEMINI = ProviderType(
     default_api_base="https://generativelanguage.googleapis.com/v1beta",
     api_base_env="GEMINI_API_BASE",
     api_key_env="GEMINI_API_KEY",
+    # Gemini's per-day quotas reset at midnight US Pacific.
+    daily_reset="America/Los_Angeles",
 )

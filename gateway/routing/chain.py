@@ -23,6 +23,7 @@ from gateway.routing.cooldowns import CooldownTracker
 from gateway.routing.failures import FailureKind, UpstreamFailure
 
 if TYPE_CHECKING:
+    from gateway.routing.quotas import QuotaTracker
     from gateway.telemetry.journal import AttemptJournal
 
 log = logging.getLogger("gateway.chain")
@@ -85,9 +86,15 @@ class RequestRejected(Exception):
 
 
 class ChainRunner:
-    def __init__(self, settings: RoutingSettings, cooldowns: CooldownTracker) -> None:
+    def __init__(
+        self,
+        settings: RoutingSettings,
+        cooldowns: CooldownTracker,
+        quotas: QuotaTracker | None = None,
+    ) -> None:
         self.settings = settings
         self.cooldowns = cooldowns
+        self.quotas = quotas
 
     async def run(
         self,
@@ -118,12 +125,16 @@ class ChainRunner:
                 attempts += 1
                 route_attempts += 1
                 started = time.monotonic()
+                if self.quotas is not None:
+                    self.quotas.count_request(deployment)
                 try:
                     result = await attempt(deployment)
                 except UpstreamFailure as caught:
                     failure = caught
                     if journal is not None:
                         journal.failed(deployment, failure, started)
+                    if failure.kind is FailureKind.RATE_LIMITED:
+                        self._warn_if_limits_too_high(deployment)
                     delay = self._same_route_retry_delay(failure, best, route_attempts)
                     if delay is None:
                         break
@@ -159,6 +170,25 @@ class ChainRunner:
             failure, deployment = context_failure
             raise RequestRejected(failure, deployment, skips)
         raise ChainExhausted(chain, skips, self._soonest_retry(skips))
+
+    def _warn_if_limits_too_high(self, deployment: Deployment) -> None:
+        """A real 429 while our own counters say there is room: the YAML is too generous."""
+        if self.quotas is None:
+            return
+        usage = self.quotas.usage(deployment.id)
+        if usage:
+            log.warning(
+                "%s answered 429 while within its configured limits (%s): the limits in "
+                "providers.yaml are probably higher than the provider's real ones",
+                deployment.id,
+                "; ".join(
+                    f"{scope} "
+                    + ", ".join(
+                        f"{w} {c['used']}/{c['limit']}" for w, c in windows.items() if c["limit"]
+                    )
+                    for scope, windows in usage.items()
+                ),
+            )
 
     def _same_route_retry_delay(
         self, failure: UpstreamFailure, best: bool, route_attempts: int
@@ -212,6 +242,13 @@ class ChainRunner:
                 f"cooling down for {math.ceil(remaining)}s after {cooldown.reason}",
                 "cooling_down",
                 remaining,
+            )
+        if self.quotas is not None and (block := self.quotas.block(deployment)) is not None:
+            return Skip(
+                deployment.id,
+                f"free-tier quota reached ({block.reason})",
+                "quota_exhausted",
+                block.retry_after,
             )
         return None
 

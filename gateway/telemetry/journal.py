@@ -21,7 +21,7 @@ class AttemptJournal:
     """Numbers the attempts of one request and remembers why the previous one did not
     answer (the next row's `fallback_reason`)."""
 
-    sink: RecordSink | None
+    sinks: tuple[RecordSink, ...]
     virtual_model: str | None
     stream: bool
     client: str | None = None
@@ -73,20 +73,18 @@ class AttemptJournal:
         self, deployment: Deployment, outcome: Outcome, started: float, **fields: Any
     ) -> None:
         self.attempts += 1
-        if self.sink is None:
-            return
-        self.sink.record(
-            AttemptRecord(
-                request_id=self.request_id,
-                virtual_model=self.virtual_model,
-                provider=deployment.provider,
-                model=deployment.id,
-                attempt=self.attempts,
-                outcome=outcome,
-                stream=self.stream,
-                latency_ms=round((time.monotonic() - started) * 1000, 2),
-                client=self.client,
-                fallback_reason=self.last_reason,
-                **fields,
-            )
+        record = AttemptRecord(
+            request_id=self.request_id,
+            virtual_model=self.virtual_model,
+            provider=deployment.provider,
+            model=deployment.id,
+            attempt=self.attempts,
+            outcome=outcome,
+            stream=self.stream,
+            latency_ms=round((time.monotonic() - started) * 1000, 2),
+            client=self.client,
+            fallback_reason=self.last_reason,
+            **fields,
         )
+        for sink in self.sinks:
+            sink.record(record)

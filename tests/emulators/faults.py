@@ -20,6 +20,8 @@ Grammar (case-insensitive), on the last `/`-separated segment of the model name:
            nodone           stream without the final `data: [DONE]`
            noUsage          never report usage
            noprefill        reject (400) a conversation that ends with an assistant message
+           rpm<N>           behave like a real free tier: 429 (Retry-After) once more than N
+                            requests arrived in the last 60 s, otherwise answer normally
     -ra<N>    adds `Retry-After: N` (Gemini: a RetryInfo `retryDelay` in the body instead)
     -once     fail the first request for this model only; -times<K>: the first K requests
 """
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -46,6 +49,7 @@ class FaultKind(StrEnum):
     NO_DONE = "nodone"
     NO_USAGE = "nousage"
     NO_PREFILL = "noprefill"
+    RPM = "rpm"
 
 
 DEFAULT_DELAY_SECONDS = 1.0
@@ -55,7 +59,7 @@ _KIND = re.compile(
     r"fault-(?:"
     r"(?P<status>[1-5]\d\d)"
     r"|(?P<timed>slowheaders|slowfirst)(?P<seconds>\d+(?:\.\d+)?)?"
-    r"|(?P<counted>cut|stall)(?P<chunks>\d+)?"
+    r"|(?P<counted>cut|stall|rpm)(?P<chunks>\d+)?"
     r"|(?P<plain>context|policy|reset|silent|malformed|nodone|nousage|noprefill)"
     r")(?=-|$)",
     re.IGNORECASE,
@@ -108,13 +112,17 @@ def parse_fault(model: str | None) -> Fault | None:
 
 
 class FaultCounters:
-    """Counts requests per (provider, model) so `-once` / `-times<K>` faults can run out."""
+    """Counts requests per (provider, model) so `-once` / `-times<K>` faults can run out and
+    `rpm<N>` can enforce its limit."""
 
     def __init__(self) -> None:
         self._seen: dict[tuple[str, str], int] = {}
+        self._recent: dict[tuple[str, str], list[float]] = {}
         self._lock = threading.Lock()
 
     def fires(self, provider: str, model: str, fault: Fault) -> bool:
+        if fault.kind is FaultKind.RPM:
+            return self._over_rpm(provider, model, fault.chunks)
         if fault.times is None:
             return True
         with self._lock:
@@ -122,6 +130,15 @@ class FaultCounters:
             self._seen[(provider, model)] = count
         return count <= fault.times
 
+    def _over_rpm(self, provider: str, model: str, limit: int) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._recent.get((provider, model), []) if now - t < 60]
+            recent.append(now)
+            self._recent[(provider, model)] = recent
+        return len(recent) > limit
+
     def reset(self) -> None:
         with self._lock:
             self._seen.clear()
+            self._recent.clear()

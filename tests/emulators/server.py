@@ -229,6 +229,8 @@ class ProviderEmulator:
         if fault and kind is FaultKind.STATUS:
             assert fault.status is not None
             return wire.error(fault.status, call.model, retry_after=fault.retry_after)
+        if kind is FaultKind.RPM:
+            return wire.error(429, call.model, retry_after=60)
         if kind is FaultKind.CONTEXT:
             return wire.context_exceeded(call)
         if kind is FaultKind.POLICY:

@@ -1,0 +1,46 @@
+"""Read recent telemetry back: what quota counters need after a restart."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from gateway.routing.quotas import UsageEvent
+from gateway.telemetry.schema import attempts, metadata
+from gateway.telemetry.writer import make_engine
+
+
+def recent_usage(url: str, since: datetime) -> list[UsageEvent]:
+    """Every upstream call since `since`, oldest first (each row is one call)."""
+    engine = make_engine(url)
+    try:
+        metadata.create_all(engine)
+        query = (
+            select(
+                attempts.c.provider,
+                attempts.c.model,
+                attempts.c.ts,
+                attempts.c.input_tokens,
+                attempts.c.output_tokens,
+            )
+            .where(attempts.c.ts >= since)
+            .order_by(attempts.c.ts)
+        )
+        with engine.connect() as connection:
+            return [
+                UsageEvent(
+                    provider=row.provider,
+                    model=row.model,
+                    ts=_utc(row.ts).timestamp(),
+                    tokens=(row.input_tokens or 0) + (row.output_tokens or 0),
+                )
+                for row in connection.execute(query)
+            ]
+    finally:
+        engine.dispose()
+
+
+def _utc(ts: datetime) -> datetime:
+    # SQLite hands back naive datetimes; the gateway only ever writes UTC.
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
