@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None):
 
     from gateway.api.auth import APIKeyMiddleware
     from gateway.api.routes import gateway_routes
+    from gateway.health import HealthChecker
     from gateway.litellm_glue.engine import LiteLLMEngine
     from gateway.litellm_glue.g4f_handler import configure_g4f
     from gateway.routing.chain import ChainRunner
@@ -51,7 +52,8 @@ def create_app(settings: Settings | None = None):
     db_url = database_url(settings.db_url, settings.data_dir)
     telemetry = TelemetryWriter(db_url, retention_days=settings.telemetry_retention_days)
     quotas = QuotaTracker(catalog.usable_deployments)
-    _restore_quotas(quotas, db_url)
+    _restore_quotas(quotas, telemetry)
+    health = HealthChecker(catalog, config.routing.health_check_interval)
     # Starlette matches routes in order: ours must come before LiteLLM's routes of the same path.
     app.router.routes[0:0] = gateway_routes()
     app.add_middleware(APIKeyMiddleware, api_key=settings.proxy_api_key)
@@ -59,29 +61,30 @@ def create_app(settings: Settings | None = None):
         settings=settings,
         config=config,
         catalog=catalog,
-        runner=ChainRunner(config.routing, CooldownTracker(), quotas),
+        runner=ChainRunner(config.routing, CooldownTracker(), quotas, health),
         engine=LiteLLMEngine(proxy.router),
         telemetry=telemetry,
         quotas=quotas,
+        health=health,
     )
-    _run_with_lifespan(app, telemetry)
+    _run_with_lifespan(app, telemetry, health)
     _log_startup(settings, catalog)
     return app
 
 
-def _restore_quotas(quotas, db_url: str) -> None:
+def _restore_quotas(quotas, telemetry) -> None:
     """Today's counts survive a restart: replay the last day of telemetry."""
     from gateway.routing.quotas import day_start_utc
     from gateway.telemetry.history import recent_usage
     from gateway.telemetry.writer import safe_url
 
     try:
-        restored = quotas.restore(recent_usage(db_url, day_start_utc()))
+        restored = quotas.restore(recent_usage(telemetry.engine, day_start_utc()))
     except Exception as exc:
         log.warning(
             "gateway: could not read telemetry from %s to restore quota counters (%s); "
             "starting from zero",
-            safe_url(db_url),
+            safe_url(telemetry.url),
             type(exc).__name__,
         )
         return
@@ -89,7 +92,7 @@ def _restore_quotas(quotas, db_url: str) -> None:
         log.info("gateway: quota counters restored from %d recent upstream calls", restored)
 
 
-def _run_with_lifespan(app, telemetry) -> None:
+def _run_with_lifespan(app, telemetry, health) -> None:
     """Start the gateway's background work inside LiteLLM's own lifespan, and flush
     telemetry when the server stops."""
     proxy_lifespan = app.router.lifespan_context
@@ -98,9 +101,11 @@ def _run_with_lifespan(app, telemetry) -> None:
     async def lifespan(app_):
         async with proxy_lifespan(app_) as state:
             telemetry.start()
+            health.start()
             try:
                 yield state
             finally:
+                await health.close()
                 await telemetry.close()
 
     app.router.lifespan_context = lifespan

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from gateway.catalog import Catalog
 from gateway.config import GatewayConfig
+from gateway.health import HealthChecker
 from gateway.litellm_glue.engine import LiteLLMEngine
 from gateway.routing.chain import ChainRunner
 from gateway.routing.quotas import QuotaTracker
@@ -22,3 +23,4 @@ class GatewayState:
     engine: LiteLLMEngine
     telemetry: TelemetryWriter
     quotas: QuotaTracker
+    health: HealthChecker | None = None

@@ -35,6 +35,7 @@ def locked_gateway(emulator, tmp_path_factory) -> Iterator[GatewayProcess]:
         ("POST", "/v1/responses"),
         ("GET", "/v1/models"),
         ("GET", "/model/info"),  # one of LiteLLM's own routes
+        ("GET", "/stats"),
         ("GET", "/health"),  # LiteLLM's deep health check would spend quota: locked too
     ],
 )

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.api import chat, models, responses
+from gateway.api import chat, models, responses, stats
 from gateway.api.errors import APIError, error_response
 
 log = logging.getLogger("gateway.api")
@@ -37,5 +37,10 @@ def _guarded(endpoint: Endpoint) -> Endpoint:
 def gateway_routes() -> list[Route]:
     return [
         Route(path, _guarded(endpoint), methods=[method])
-        for path, endpoint, method in (*chat.ROUTES, *responses.ROUTES, *models.ROUTES)
+        for path, endpoint, method in (
+            *chat.ROUTES,
+            *responses.ROUTES,
+            *models.ROUTES,
+            *stats.ROUTES,
+        )
     ]

@@ -141,6 +141,11 @@ class RoutingSettings(_Strict):
         description="stream from upstreams even for non-stream requests, so the same "
         "first-token and idle timeouts apply (costs LiteLLM's per-chunk work: off by default)",
     )
+    health_check_interval: float = Field(
+        default=300.0,
+        ge=0,
+        description="seconds between reachability probes (GET /models, no quota spent); 0: off",
+    )
     route_around_content_policy: bool = Field(
         default=False, description="try the next candidate after a content-policy refusal"
     )

@@ -38,6 +38,10 @@ class ProviderType:
     # Whose midnight resets the free tier's daily quotas.
     daily_reset: str = "UTC"
 
+    def probe_headers(self, api_key: str | None) -> dict[str, str]:
+        """Auth headers for the reachability probe (`GET {api_base}{models_path}`)."""
+        return {"authorization": f"Bearer {api_key}"} if api_key else {}
+
     def litellm_model(self, provider_name: str, model_id: str) -> str:
         """The `model` LiteLLM is given for one of this type's models."""
         return f"{self.litellm_prefix}/{model_id}"

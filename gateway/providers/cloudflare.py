@@ -42,4 +42,5 @@ CLOUDFLARE = CloudflareType(
     api_base_env="CLOUDFLARE_API_BASE",
     api_key_env="CLOUDFLARE_API_TOKEN",
     litellm_extras={"max_retries": 0, "use_chat_completions_api": True},
+    models_path=None,  # the OpenAI-compatible endpoint has no model list
 )

@@ -6,7 +6,13 @@ The base URL must include the API version (`.../v1beta`); LiteLLM appends
 
 from gateway.providers.base import ProviderType
 
-GEMINI = ProviderType(
+
+class GeminiType(ProviderType):
+    def probe_headers(self, api_key: str | None) -> dict[str, str]:
+        return {"x-goog-api-key": api_key} if api_key else {}
+
+
+GEMINI = GeminiType(
     name="gemini",
     litellm_prefix="gemini",
     default_api_base="https://generativelanguage.googleapis.com/v1beta",

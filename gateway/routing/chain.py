@@ -23,6 +23,7 @@ from gateway.routing.cooldowns import CooldownTracker
 from gateway.routing.failures import FailureKind, UpstreamFailure
 
 if TYPE_CHECKING:
+    from gateway.health import HealthChecker
     from gateway.routing.quotas import QuotaTracker
     from gateway.telemetry.journal import AttemptJournal
 
@@ -91,10 +92,12 @@ class ChainRunner:
         settings: RoutingSettings,
         cooldowns: CooldownTracker,
         quotas: QuotaTracker | None = None,
+        health: HealthChecker | None = None,
     ) -> None:
         self.settings = settings
         self.cooldowns = cooldowns
         self.quotas = quotas
+        self.health = health
 
     async def run(
         self,
@@ -234,6 +237,8 @@ class ChainRunner:
                 f"{overflowed_window}, which the request already exceeded",
                 "context_too_small",
             )
+        if self.health is not None and (down := self.health.is_down(deployment.provider)):
+            return Skip(deployment.id, f"provider down ({down.detail})", "provider_down")
         cooldown = self.cooldowns.active(_cooldown_keys(deployment))
         if cooldown is not None:
             remaining = cooldown.remaining(self.cooldowns.now())

@@ -4,43 +4,37 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from gateway.routing.quotas import UsageEvent
-from gateway.telemetry.schema import attempts, metadata
-from gateway.telemetry.writer import make_engine
+from gateway.telemetry.schema import attempts
 
 
-def recent_usage(url: str, since: datetime) -> list[UsageEvent]:
+def recent_usage(engine: Engine, since: datetime) -> list[UsageEvent]:
     """Every upstream call since `since`, oldest first (each row is one call)."""
-    engine = make_engine(url)
-    try:
-        metadata.create_all(engine)
-        query = (
-            select(
-                attempts.c.provider,
-                attempts.c.model,
-                attempts.c.ts,
-                attempts.c.input_tokens,
-                attempts.c.output_tokens,
-            )
-            .where(attempts.c.ts >= since)
-            .order_by(attempts.c.ts)
+    query = (
+        select(
+            attempts.c.provider,
+            attempts.c.model,
+            attempts.c.ts,
+            attempts.c.input_tokens,
+            attempts.c.output_tokens,
         )
-        with engine.connect() as connection:
-            return [
-                UsageEvent(
-                    provider=row.provider,
-                    model=row.model,
-                    ts=_utc(row.ts).timestamp(),
-                    tokens=(row.input_tokens or 0) + (row.output_tokens or 0),
-                )
-                for row in connection.execute(query)
-            ]
-    finally:
-        engine.dispose()
+        .where(attempts.c.ts >= since)
+        .order_by(attempts.c.ts)
+    )
+    with engine.connect() as connection:
+        return [
+            UsageEvent(
+                provider=row.provider,
+                model=row.model,
+                ts=as_utc(row.ts).timestamp(),
+                tokens=(row.input_tokens or 0) + (row.output_tokens or 0),
+            )
+            for row in connection.execute(query)
+        ]
 
 
-def _utc(ts: datetime) -> datetime:
+def as_utc(ts: datetime) -> datetime:
     # SQLite hands back naive datetimes; the gateway only ever writes UTC.
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)

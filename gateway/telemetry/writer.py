@@ -166,6 +166,11 @@ class TelemetryWriter:
         self.written += len(batch)
         self.last_error = None
 
+    @property
+    def engine(self) -> Engine:
+        """The writer's engine, schema created (raises if the database is unreachable)."""
+        return self._engine_ready()
+
     def _engine_ready(self) -> Engine:
         if self._engine is None:
             self._engine = make_engine(self.url)
