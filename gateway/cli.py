@@ -48,6 +48,24 @@ def _parser() -> argparse.ArgumentParser:
         "models", parents=[common], help="list virtual models, their chains and usability"
     )
     models.set_defaults(handler=_models)
+
+    stats = commands.add_parser("stats", help="print a running gateway's /stats in the terminal")
+    stats.add_argument(
+        "--url",
+        default=f"http://{os.environ.get('GATEWAY_HOST') or '127.0.0.1'}:"
+        f"{os.environ.get('GATEWAY_PORT') or 8000}",
+        help="the gateway's base URL (default: GATEWAY_HOST:GATEWAY_PORT)",
+    )
+    stats.add_argument("--json", action="store_true", help="print the raw JSON")
+    stats.set_defaults(handler=_stats)
+
+    doctor = commands.add_parser(
+        "doctor", parents=[common], help="check config, keys, database and providers"
+    )
+    doctor.add_argument(
+        "--probe", action="store_true", help="also reach each provider (GET /models, no quota)"
+    )
+    doctor.set_defaults(handler=_doctor)
     return parser
 
 
@@ -124,6 +142,42 @@ def _models(args: argparse.Namespace) -> int:
         status = "ok" if deployment.usable else f"unusable: {deployment.problem}"
         print(f"  {deployment.id:<58} {status}")
     return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    import json
+
+    import httpx
+
+    from gateway.stats_view import render_text
+
+    key = os.environ.get("PROXY_API_KEY")
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    try:
+        response = httpx.get(args.url.rstrip("/") + "/stats", headers=headers, timeout=30)
+    except httpx.HTTPError as exc:
+        print(
+            f"gateway not reachable at {args.url} ({type(exc).__name__}); is it running?",
+            file=sys.stderr,
+        )
+        return 1
+    if response.status_code != 200:
+        print(
+            f"{args.url}/stats answered {response.status_code}: {response.text[:300]}",
+            file=sys.stderr,
+        )
+        return 1
+    document = response.json()
+    print(json.dumps(document, indent=2) if args.json else render_text(document))
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from gateway.doctor import render, run_checks
+
+    findings = run_checks(_settings(args), probe=args.probe)
+    print(render(findings))
+    return 0 if all(f.ok for f in findings) else 1
 
 
 if __name__ == "__main__":

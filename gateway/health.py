@@ -66,6 +66,12 @@ class HealthChecker:
     def snapshot(self) -> dict[str, dict[str, object]]:
         return {name: asdict(health) for name, health in self._state.items()}
 
+    async def probe_all(self) -> dict[str, ProviderHealth]:
+        """Probe every provider once (also what `gateway doctor --probe` does)."""
+        async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_SECONDS) as client:
+            await asyncio.gather(*(self._probe(client, t) for t in self._targets))
+        return dict(self._state)
+
     async def _run(self) -> None:
         async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_SECONDS) as client:
             while True:

@@ -182,3 +182,41 @@ def test_run_refuses_bad_config(tmp_path):
     result = run_cli("run", "--config-dir", str(tmp_path), "--port", "1")
     assert result.returncode == 2
     assert "providers.groq.type" in result.stderr
+
+
+def test_doctor_reports_problems_with_advice(tmp_path, emulator):
+    providers = {
+        **ISSUE_PROVIDERS,
+        "up": {"type": "openai_compatible", "api_base": emulator.base_url + "/v1", "models": ["m"]},
+        "dead": {"type": "openai_compatible", "api_base": "http://127.0.0.1:1/v1", "models": ["x"]},
+    }
+    virtual = {**ISSUE_VIRTUAL, "lonely": {"candidates": ["gemini/nothing"]}}
+    config = write_config(tmp_path / "config", providers, virtual)
+    result = run_cli(
+        "doctor",
+        "--probe",
+        "--config-dir",
+        str(config),
+        env={"GATEWAY_DATA_DIR": str(tmp_path / "data")},
+    )
+    assert result.returncode == 1
+    out = result.stdout
+    assert "[--] provider groq: GROQ_API_KEY is not set" in out
+    assert "-> put GROQ_API_KEY=... in .env" in out
+    assert "[!!] virtual model lonely: no usable candidate" in out
+    assert "[ok] telemetry database: sqlite:///" in out
+    assert "[ok] reach up: up" in out
+    assert "[!!] reach dead: down" in out
+
+
+def test_doctor_flags_an_unreachable_database(tmp_path):
+    config = write_config(tmp_path / "config", ISSUE_PROVIDERS, ISSUE_VIRTUAL)
+    result = run_cli(
+        "doctor",
+        "--config-dir",
+        str(config),
+        env={"GROQ_API_KEY": SECRET, "GATEWAY_DB_URL": "postgresql://x:pw@127.0.0.1:1/db"},
+    )
+    assert result.returncode == 1
+    assert "[!!] telemetry database: postgresql+psycopg://x:***@127.0.0.1:1/db" in result.stdout
+    assert "pw@" not in result.stdout and SECRET not in result.stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -99,3 +101,33 @@ def test_stats_html_page_is_self_contained(gw):
 def test_stats_hold_no_secrets(gw):
     text = httpx.get(gw.url + "/stats", timeout=30).text
     assert GROQ_KEY not in text and GEMINI_KEY not in text
+
+
+def test_gateway_stats_cli_prints_the_same(gw):
+    chat(gw, "v")
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "stats", "--url", gw.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "GATEWAY_DOTENV": "/nonexistent"},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:2] == ["route", "status"]
+    m1 = next(line for line in lines if line.startswith("groq/m1 "))
+    assert " ok " in m1 and "rpm" in m1
+    assert any(line.startswith("deadbox/x") and "down" in line for line in lines)
+    assert "v: groq/m1" in result.stdout
+
+
+def test_gateway_stats_cli_without_a_gateway():
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "stats", "--url", "http://127.0.0.1:1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "GATEWAY_DOTENV": "/nonexistent"},
+    )
+    assert result.returncode == 1
+    assert "not reachable" in result.stderr
