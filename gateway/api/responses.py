@@ -25,7 +25,7 @@ from gateway.api.common import (
 )
 from gateway.api.errors import APIError
 from gateway.catalog import Deployment
-from gateway.litellm_glue.engine import StartedStream
+from gateway.litellm_glue.engine import ResponseEvents
 from gateway.litellm_glue.errors import classify
 from gateway.routing.chain import Served
 from gateway.telemetry.journal import AttemptJournal
@@ -103,7 +103,7 @@ def _usage(response: Any) -> dict[str, Any] | None:
     }
 
 
-async def _events(served: Served[StartedStream], journal: AttemptJournal) -> AsyncIterator[bytes]:
+async def _events(served: Served[ResponseEvents], journal: AttemptJournal) -> AsyncIterator[bytes]:
     stream, model_id = served.result, served.deployment.id
     usage, finished, failed = None, False, False
     try:

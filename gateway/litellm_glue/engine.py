@@ -11,18 +11,18 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import litellm
 from litellm import Router
 
 from gateway.catalog import Deployment
 from gateway.litellm_glue.errors import classify
-from gateway.litellm_glue.sse_guard import guarded_httpx_client, guarded_litellm_handler
+from gateway.litellm_glue.sse_guard import guarded_litellm_handler
 from gateway.routing.failures import FailureKind, UpstreamFailure
 
 
 @dataclass
-class StartedStream:
-    """A stream whose first item already arrived, so the upstream has committed to answer."""
+class ResponseEvents:
+    """A Responses API event stream whose first event already arrived: the upstream has
+    committed to answer, so the chain no longer needs to fail over."""
 
     first: Any
     rest: AsyncIterator[Any]
@@ -49,7 +49,6 @@ class LiteLLMEngine:
     def __init__(self, router: Callable[[], Router]) -> None:
         self._router = router
         self._handler = guarded_litellm_handler()
-        litellm.aclient_session = guarded_httpx_client()
 
     def _client(self, deployment: Deployment) -> dict[str, Any]:
         if deployment.provider_type.name in _HANDLER_PROVIDER_TYPES:
@@ -94,7 +93,7 @@ class LiteLLMEngine:
                 model=deployment.id, stream=stream, num_retries=0, **params
             )
             if stream:
-                return await _start(response)
+                return await _first_event(response)
             return response
         except UpstreamFailure:
             raise
@@ -126,7 +125,7 @@ class ChunkStream:
             await self._wrapper.aclose()
 
 
-async def _start(stream: Any) -> StartedStream:
+async def _first_event(stream: Any) -> ResponseEvents:
     iterator = stream.__aiter__()
     try:
         first = await iterator.__anext__()
@@ -134,4 +133,4 @@ async def _start(stream: Any) -> StartedStream:
         raise UpstreamFailure(
             FailureKind.SERVER_ERROR, "the upstream closed the stream without any data"
         ) from None
-    return StartedStream(first=first, rest=iterator)
+    return ResponseEvents(first=first, rest=iterator)

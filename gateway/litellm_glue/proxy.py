@@ -30,7 +30,11 @@ def load_proxy_app() -> LiteLLMProxy:
     import litellm
     import litellm.proxy.proxy_server as proxy_server
 
+    from gateway.litellm_glue.sse_guard import guarded_httpx_client
+
     # No "Give Feedback / Get Help" banners in the log for every failed upstream call.
     litellm.suppress_debug_info = True
+    # The OpenAI-SDK providers' HTTP client: skips malformed stream events (sse_guard).
+    litellm.aclient_session = guarded_httpx_client()
 
     return LiteLLMProxy(proxy_server)
