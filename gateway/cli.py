@@ -66,6 +66,29 @@ def _parser() -> argparse.ArgumentParser:
         "--probe", action="store_true", help="also reach each provider (GET /models, no quota)"
     )
     doctor.set_defaults(handler=_doctor)
+
+    opencode = commands.add_parser(
+        "opencode-config", parents=[common], help="print an opencode.json for this gateway"
+    )
+    opencode.add_argument(
+        "--base-url",
+        default=f"http://{os.environ.get('GATEWAY_HOST') or '127.0.0.1'}:"
+        f"{os.environ.get('GATEWAY_PORT') or 8000}",
+        help="where OpenCode reaches the gateway (default: GATEWAY_HOST:GATEWAY_PORT)",
+    )
+    opencode.add_argument(
+        "--variant",
+        choices=("chat", "responses"),
+        default="chat",
+        help="chat: @ai-sdk/openai-compatible (chat completions); "
+        "responses: @ai-sdk/openai (Responses API)",
+    )
+    opencode.add_argument(
+        "--api-key",
+        help="key to write into the file (default: {env:PROXY_API_KEY}, which OpenCode reads "
+        "from its environment, when the gateway has a key; a placeholder when it is open)",
+    )
+    opencode.set_defaults(handler=_opencode_config)
     return parser
 
 
@@ -169,6 +192,20 @@ def _stats(args: argparse.Namespace) -> int:
         return 1
     document = response.json()
     print(json.dumps(document, indent=2) if args.json else render_text(document))
+    return 0
+
+
+def _opencode_config(args: argparse.Namespace) -> int:
+    import json
+
+    from gateway.catalog import build_catalog
+    from gateway.opencode import opencode_config
+
+    settings = _settings(args)
+    catalog = build_catalog(load_config(settings.config_dir), os.environ)
+    api_key = args.api_key or ("{env:PROXY_API_KEY}" if settings.proxy_api_key else "not-needed")
+    config = opencode_config(catalog, args.base_url, variant=args.variant, api_key=api_key)
+    print(json.dumps(config, indent=2))
     return 0
 
 

@@ -220,3 +220,48 @@ def test_doctor_flags_an_unreachable_database(tmp_path):
     assert result.returncode == 1
     assert "[!!] telemetry database: postgresql+psycopg://x:***@127.0.0.1:1/db" in result.stdout
     assert "pw@" not in result.stdout and SECRET not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variant", "npm"), [("chat", "@ai-sdk/openai-compatible"), ("responses", "@ai-sdk/openai")]
+)
+def test_opencode_config_lists_every_virtual_model_with_limits(tmp_path, variant, npm):
+    import json
+
+    providers = {
+        "groq": {
+            "type": "groq",
+            "api_key_env": "GROQ_API_KEY",
+            "models": {
+                "big": {"context_window": 131072, "max_output_tokens": 32768},
+                "small": {"context_window": 8192, "max_output_tokens": 4096},
+            },
+        }
+    }
+    virtual = {
+        "coding-elite": {"candidates": ["groq/big", "groq/small"]},
+        "plain": {"candidates": ["groq/big"]},
+    }
+    config = write_config(tmp_path, providers, virtual)
+    result = run_cli(
+        "opencode-config",
+        "--config-dir",
+        str(config),
+        "--base-url",
+        "http://127.0.0.1:9000",
+        "--variant",
+        variant,
+        env={"PROXY_API_KEY": "k-123456"},
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    provider = document["provider"]["gateway"]
+    assert provider["npm"] == npm
+    assert provider["options"] == {
+        "baseURL": "http://127.0.0.1:9000/v1",
+        "apiKey": "{env:PROXY_API_KEY}",
+    }
+    assert provider["models"]["coding-elite"]["limit"] == {"context": 8192, "output": 4096}
+    assert provider["models"]["plain"]["limit"] == {"context": 131072, "output": 32768}
+    assert document["model"] == "gateway/coding-elite"
+    assert "k-123456" not in result.stdout

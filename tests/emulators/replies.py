@@ -70,7 +70,8 @@ def plan_reply(provider: str, model: str, conversation: Conversation, serial: in
     prompt_tokens = conversation.prompt_chars // 4 + 1
     reply_id = f"emu-{serial}"
     if conversation.tools and conversation.last_role == "user":
-        tool = conversation.tools[0]
+        # A file-writing tool when offered (what agent tests assert on), else the first one.
+        tool = next((t for t in conversation.tools if t.name == "write"), conversation.tools[0])
         call = ToolCall(f"call_{serial}", tool.name, fill_arguments(tool.parameters))
         tokens = (len(call.name) + len(call.arguments_json)) // 4 + 1
         return Reply(reply_id, None, call, prompt_tokens, tokens)
