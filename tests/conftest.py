@@ -41,12 +41,14 @@ def provider_env(emulator: Emulator) -> dict[str, str]:
 def session_providers(emulator: Emulator) -> dict[str, Any]:
     base = emulator.base_url
     return {
-        # The issue's schema, verbatim apart from pointing at the emulator through the env.
+        # The issue's schema, pointed at the emulator through the env; the limits are raised
+        # from the issue's 30 rpm because the whole suite shares this account (quota tests
+        # have gateways of their own).
         "groq": {
             "type": "groq",
             "api_base": "https://api.groq.com/openai/v1",
             "api_key_env": "GROQ_API_KEY",
-            "limits": {"rpm": 30, "rpd": 1000},
+            "limits": {"rpm": 1000, "rpd": 100000},
             "models": {
                 "llama-3.3-70b-versatile": {"context_window": 131072},
                 "fault-429-ra7": {},
@@ -61,6 +63,7 @@ def session_providers(emulator: Emulator) -> dict[str, Any]:
                 "fault-400": {},
                 "fault-cut3": {},
                 "fault-429-ra20": {},
+                "fault-noUsage-x": {},
             },
         },
         # A 401 cools down the whole account, so it gets an account of its own.
@@ -90,7 +93,7 @@ def session_providers(emulator: Emulator) -> dict[str, Any]:
         "mybox": {
             "type": "openai_compatible",
             "api_base": f"{base}/v1",
-            "models": ["some-model"],
+            "models": ["some-model", "fault-noUsage-y"],
         },
         "g4f": {"type": "g4f", "api_base": f"{base}/v1", "models": ["gpt-4"]},
         "nokey": {"type": "groq", "api_key_env": "NOT_SET_ANYWHERE", "models": ["m1"]},

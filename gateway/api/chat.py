@@ -10,6 +10,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from gateway.adapt import adapt_messages
 from gateway.api.common import (
     chain_errors,
     gateway_state,
@@ -67,8 +68,8 @@ async def chat_completions(request: Request) -> Response:
     state = gateway_state(request)
     body = await read_json_object(request)
     chain = resolve_chain(state, body)
-    messages = _validated_messages(body.get("messages"))
     params = {key: value for key, value in body.items() if key in FORWARDED_PARAMS}
+    messages = adapt_messages(_validated_messages(body.get("messages")), bool(params.get("tools")))
     settings = state.runner.settings
     stream = body.get("stream") is True
     journal = new_journal(state, request, chain, stream)

@@ -19,6 +19,7 @@ import litellm
 from litellm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
+from gateway.adapt import adapt_messages
 from gateway.catalog import Catalog
 from gateway.redact import redact
 
@@ -57,7 +58,7 @@ class G4FHandler(CustomLLM):
         client = _client(target, model_id)
         try:
             result = await client.chat.completions.create(
-                model=model_id, messages=messages, stream=False, **_params(kwargs)
+                model=model_id, messages=_plain(messages), stream=False, **_params(kwargs)
             )
         except Exception as exc:
             raise _litellm_error(exc, model) from exc
@@ -84,7 +85,7 @@ class G4FHandler(CustomLLM):
         finish_reason = "stop"
         try:
             stream = client.chat.completions.stream(
-                model=model_id, messages=messages, **_params(kwargs)
+                model=model_id, messages=_plain(messages), **_params(kwargs)
             )
             async for chunk in stream:
                 if not chunk.choices:
@@ -144,6 +145,11 @@ def _provider_class(target: G4FTarget, model_id: str):
     return provider
 
 
+def _plain(messages: list) -> list:
+    """g4f's client has no `tools`: a tool history goes upstream as text."""
+    return adapt_messages(messages, has_tools=False)
+
+
 def _params(kwargs: dict[str, Any]) -> dict[str, Any]:
     optional = kwargs.get("optional_params") or {}
     return {key: optional[key] for key in _PASSED_PARAMS if optional.get(key) is not None}
@@ -159,6 +165,8 @@ def _litellm_error(exc: Exception, model: str) -> Exception:
         return exc
     if isinstance(exc, g4f_errors.RateLimitError | g4f_errors.PaymentRequiredError):
         return litellm.RateLimitError(**common)
+    if isinstance(exc, g4f_errors.BadRequestError):
+        return litellm.BadRequestError(**common)
     if isinstance(exc, g4f_errors.MissingAuthError):
         return litellm.AuthenticationError(**common)
     if isinstance(exc, g4f_errors.ModelNotFoundError | g4f_errors.ProviderNotFoundError):

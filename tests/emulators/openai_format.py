@@ -42,6 +42,7 @@ class OpenAIFormat:
             stream=bool(body.get("stream")),
             include_usage=isinstance(stream_options, dict)
             and bool(stream_options.get("include_usage")),
+            rejection=_strict_rejection(messages, bool(body.get("tools"))),
         )
 
     def answer(self, call: ChatCall, reply: Reply, *, usage: bool) -> JsonResponse | StreamResponse:
@@ -142,6 +143,17 @@ class OpenAIFormat:
             for model_id in model_ids
         ]
         return JsonResponse(200, {"object": "list", "data": data})
+
+
+def _strict_rejection(messages: list[dict[str, Any]], has_tools: bool) -> str | None:
+    """What strict OpenAI-style upstreams refuse: fields of other vendors' messages, and a
+    tool-call history without the tools it used (seen after an agent compacts its context)."""
+    for index, message in enumerate(messages):
+        if "reasoning_content" in message:
+            return f"'messages.{index}': property 'reasoning_content' is unsupported"
+        if not has_tools and (message.get("tool_calls") or message.get("role") == "tool"):
+            return f"'messages.{index}': tool calls require 'tools' to be defined"
+    return None
 
 
 def _tools(raw: Any) -> list[ToolSpec]:

@@ -237,6 +237,8 @@ class ProviderEmulator:
             return wire.content_blocked(call)
         if kind is FaultKind.NO_PREFILL and call.conversation.last_role == "assistant":
             return wire.error(400, call.model)
+        if call.rejection:
+            return wire.error(400, call.model)
         reply = plan_reply(wire.provider, call.model, call.conversation, next(self._serial))
         return wire.answer(call, reply, usage=kind is not FaultKind.NO_USAGE)
 

@@ -60,6 +60,8 @@ class ChatCall:
     conversation: Conversation
     stream: bool = False
     include_usage: bool = False  # the client asked for a usage chunk at the end of a stream
+    # Why a strict upstream refuses this request's shape (answered with a 400), if it does.
+    rejection: str | None = None
 
 
 class WireFormat(Protocol):
