@@ -112,7 +112,9 @@ async def _events(served: Served[ResponseEvents], journal: AttemptJournal) -> As
             if inner is not None and hasattr(inner, "model"):
                 inner.model = model_id
                 usage = _usage(inner) or usage
+            # LiteLLM's event types are enums whose str() is not their value.
             event_type = getattr(event, "type", "message")
+            event_type = getattr(event_type, "value", event_type)
             yield (
                 f"event: {event_type}\ndata: ".encode()
                 + event.model_dump_json(exclude_none=True).encode()

@@ -1,6 +1,6 @@
 """G4F (gpt4free) as a LiteLLM custom provider.
 
-LiteLLM calls `handler` for models named `g4f/<provider name>/<model id>`; the provider name
+LiteLLM calls `handler` for models named `g4f/<provider name>|<model id>`; the provider name
 selects which g4f backend serves it: a named g4f provider class (`g4f_provider:` in the YAML)
 or any OpenAI-compatible `api_base` through g4f's custom provider factory. Only g4f's async
 client is used: its sync network code would block the event loop.
@@ -21,6 +21,7 @@ from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
 from gateway.adapt import adapt_messages
 from gateway.catalog import Catalog
+from gateway.providers.g4f import SEPARATOR
 from gateway.redact import redact
 
 
@@ -106,7 +107,7 @@ class G4FHandler(CustomLLM):
 
 
 def _target(model: str) -> tuple[G4FTarget, str]:
-    provider_name, _, model_id = model.partition("/")
+    provider_name, _, model_id = model.rpartition("/")[2].partition(SEPARATOR)
     target = _TARGETS.get(provider_name)
     if target is None or not model_id:
         raise litellm.NotFoundError(
