@@ -52,8 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="print a running gateway's /stats in the terminal")
     stats.add_argument(
         "--url",
-        default=f"http://{os.environ.get('GATEWAY_HOST') or '127.0.0.1'}:"
-        f"{os.environ.get('GATEWAY_PORT') or 8000}",
+        default=_local_url(),
         help="the gateway's base URL (default: GATEWAY_HOST:GATEWAY_PORT)",
     )
     stats.add_argument("--json", action="store_true", help="print the raw JSON")
@@ -72,8 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     opencode.add_argument(
         "--base-url",
-        default=f"http://{os.environ.get('GATEWAY_HOST') or '127.0.0.1'}:"
-        f"{os.environ.get('GATEWAY_PORT') or 8000}",
+        default=_local_url(),
         help="where OpenCode reaches the gateway (default: GATEWAY_HOST:GATEWAY_PORT)",
     )
     opencode.add_argument(
@@ -90,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     opencode.set_defaults(handler=_opencode_config)
     return parser
+
+
+def _local_url() -> str:
+    """Where `gateway run` listens by default (GATEWAY_HOST:GATEWAY_PORT)."""
+    host = os.environ.get("GATEWAY_HOST") or "127.0.0.1"
+    return f"http://{host}:{os.environ.get('GATEWAY_PORT') or 8000}"
 
 
 def _settings(args: argparse.Namespace) -> Settings:

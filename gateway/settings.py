@@ -12,7 +12,7 @@ DEFAULT_CONFIG_DIR = REPO_ROOT / "litellm_config"
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
 
 # LiteLLM reads these at import time; set them before anything imports litellm.
-_OFFLINE_DEFAULTS = {
+OFFLINE_DEFAULTS = {
     # Use the cost map bundled with LiteLLM instead of downloading it on import.
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     # Never fetch HuggingFace tokenizers (a 23 s stall per streamed llama request offline).
@@ -35,7 +35,7 @@ def load_environment(dotenv_path: Path | None = None) -> None:
     path = dotenv_path or Path(os.environ.get("GATEWAY_DOTENV", REPO_ROOT / ".env"))
     if path.is_file():
         load_dotenv(path, override=False)
-    for key, value in _OFFLINE_DEFAULTS.items():
+    for key, value in OFFLINE_DEFAULTS.items():
         os.environ.setdefault(key, value)
 
 

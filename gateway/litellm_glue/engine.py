@@ -57,33 +57,25 @@ class LiteLLMEngine:
 
     async def chat(self, deployment: Deployment, params: dict[str, Any]) -> dict[str, Any]:
         """A non-streaming chat completion as an OpenAI `chat.completion` dict."""
-        router = self._router()
-        try:
-            response = await router.acompletion(
-                model=deployment.id,
-                stream=False,
-                num_retries=0,
-                **self._client(deployment),
-                **params,
-            )
-        except Exception as exc:
-            raise classify(exc) from exc
+        response = await self._acompletion(deployment, params, stream=False)
         return response.model_dump()
 
     async def open_chat_stream(self, deployment: Deployment, params: dict[str, Any]) -> ChunkStream:
         """A streaming chat completion whose chunks come out as OpenAI chunk dicts."""
+        return ChunkStream(await self._acompletion(deployment, params, stream=True))
+
+    async def _acompletion(self, deployment: Deployment, params: dict[str, Any], stream: bool):
         router = self._router()
         try:
-            wrapper = await router.acompletion(
+            return await router.acompletion(
                 model=deployment.id,
-                stream=True,
+                stream=stream,
                 num_retries=0,
                 **self._client(deployment),
                 **params,
             )
         except Exception as exc:
             raise classify(exc) from exc
-        return ChunkStream(wrapper)
 
     async def responses(self, deployment: Deployment, params: dict[str, Any], stream: bool) -> Any:
         """A Responses API call, bridged by LiteLLM to chat completions where needed."""

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from bench.procs import REPO, LaunchSpec, free_port
+from gateway.settings import OFFLINE_DEFAULTS
 
 BIN = Path(sys.executable).parent  # the venv's bin/, where `make install` put `litellm`
 PROVIDER_KEY = "gsk_bench_" + secrets.token_hex(12)
@@ -24,22 +25,14 @@ UPSTREAM_MODEL = "bench-model"
 VIRTUAL_MODEL = "bench"
 DIRECT_MODEL = f"groq/{UPSTREAM_MODEL}"
 
-# What gateway/settings.py applies before importing LiteLLM. The gateway sets these itself
-# (setdefault); the stock proxy gets them here so that both run equally offline.
+# What the gateway applies to itself before importing LiteLLM (gateway/settings.py, including
+# LITELLM_MODE=PRODUCTION, which stops `import litellm` from loading a .env of its own); the
+# stock proxy gets the same, so that both run equally offline and hermetic.
 OFFLINE_ENV = {
-    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "TOKENIZERS_PARALLELISM": "false",
-    "LITELLM_TELEMETRY": "False",
-    "DISABLE_SCHEMA_UPDATE": "True",
+    **OFFLINE_DEFAULTS,
     "NO_PROXY": "127.0.0.1,localhost",
     "no_proxy": "127.0.0.1,localhost",
 }
-# In LiteLLM 1.106.2 this only stops `import litellm` (and the litellm CLI) from calling
-# load_dotenv(), which walks up from site-packages inside .venv and so finds this repo's .env.
-# Without it a developer's .env (GATEWAY_DOTENV notwithstanding) would reach both proxies.
-HERMETIC_ENV = {"LITELLM_MODE": "PRODUCTION"}
 # Inherited settings that would change what either proxy does (keys, DB, log level, config).
 _SCRUBBED_PREFIXES = ("GATEWAY_", "LITELLM_", "GROQ_")
 _SCRUBBED_NAMES = frozenset({"PROXY_API_KEY", "DATABASE_URL", "CONFIG_FILE_PATH", "REDIS_HOST"})
@@ -64,7 +57,7 @@ def base_env() -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith(_SCRUBBED_PREFIXES) and key not in _SCRUBBED_NAMES
     }
-    return {**env, **OFFLINE_ENV, **HERMETIC_ENV}
+    return {**env, **OFFLINE_ENV}
 
 
 def emulator_spec() -> LaunchSpec:
