@@ -29,6 +29,7 @@ CHAINS = {
     "cut": ["groq/fault-cut3", "gemini/ok-cut"],
     "cut-ns": ["groq/fault-cut3-ns", "mybox/ok-cut-ns"],
     "stall": ["groq/fault-stall3", "mybox/ok-stall"],
+    "stall-responses": ["groq/fault-stall3-responses", "mybox/ok-stall-responses"],
     "cut-then-refuse": ["groq/fault-cut3-r", "mybox/fault-noprefill-r", "gemini/ok-refuse"],
     "cut-nobody": ["groq/fault-cut3-n", "mybox/fault-noprefill-n", "cloudflare/fault-noprefill"],
     "cut-alone": ["groq/fault-cut3-alone"],
@@ -316,3 +317,27 @@ def test_process_healthy_afterwards(gw):
     response, seconds = complete(gw, "500-once")
     assert response.status_code == 200
     assert seconds < 1
+
+
+# Responses API (`/v1/responses`): the same first-token and idle limits -----------------------
+@pytest.mark.parametrize(
+    ("chain", "served_by"), [("silent", "gemini/ok-silent"), ("slowfirst", "mybox/ok-slowfirst")]
+)
+def test_responses_stream_fails_over_on_silence_and_slow_first_token(gw, chain, served_by):
+    body = {"model": chain, "input": "echo: " + FULL, "stream": True}
+    started = time.monotonic()
+    with httpx.stream("POST", gw.url + "/v1/responses", json=body, timeout=60) as r:
+        assert r.status_code == 200
+        assert r.headers["x-gateway-served-by"] == served_by
+        lines = [line for line in r.iter_lines() if line.startswith("data: ")]
+    assert time.monotonic() - started < 5
+    completed = json.loads(lines[-1][6:])
+    assert completed["type"] == "response.completed"
+
+
+def test_responses_stream_stall_ends_with_an_error_not_a_completion(gw):
+    body = {"model": "stall-responses", "input": "echo: " + FULL, "stream": True}
+    with httpx.stream("POST", gw.url + "/v1/responses", json=body, timeout=60) as r:
+        lines = [line for line in r.iter_lines() if line.startswith("event: ")]
+    assert lines[-1] == "event: error"
+    assert "event: response.completed" not in lines

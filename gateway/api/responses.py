@@ -6,6 +6,7 @@ that); this route adds the chain, the headers, and the SSE framing with `event:`
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -28,6 +29,7 @@ from gateway.catalog import Deployment
 from gateway.litellm_glue.engine import ResponseEvents
 from gateway.litellm_glue.errors import classify
 from gateway.routing.chain import Served
+from gateway.routing.failures import FailureKind, UpstreamFailure
 from gateway.telemetry.journal import AttemptJournal
 
 log = logging.getLogger("gateway.responses")
@@ -74,15 +76,29 @@ async def create_response(request: Request) -> Response:
     params["input"] = input_items
     stream = body.get("stream") is True
 
+    settings = state.runner.settings
+
     async def attempt(deployment: Deployment) -> Any:
-        return await state.engine.responses(deployment, params, stream)
+        if not stream:
+            return await state.engine.responses(deployment, params, stream)
+        # LiteLLM's bridge emits its first event only once the upstream's first chunk is in,
+        # so this is the same time-to-first-token limit the chat route enforces.
+        try:
+            async with asyncio.timeout(settings.first_token_timeout):
+                return await state.engine.responses(deployment, params, stream)
+        except TimeoutError:
+            raise UpstreamFailure(
+                FailureKind.TIMEOUT,
+                f"no first event within {settings.first_token_timeout:g}s "
+                "(time-to-first-token limit)",
+            ) from None
 
     journal = new_journal(state, request, chain, stream)
     served = await run_chain(state, chain, attempt, journal)
     headers = served_headers(chain, served, journal)
     if stream:
         return StreamingResponse(
-            _events(served, journal),
+            _events(served, journal, settings.stream_idle_timeout),
             media_type="text/event-stream",
             headers={**SSE_HEADERS, **headers},
         )
@@ -90,6 +106,22 @@ async def create_response(request: Request) -> Response:
     response.model = served.deployment.id
     journal.succeeded(served.deployment, served.started, usage=_usage(response))
     return Response(response.model_dump_json(), media_type="application/json", headers=headers)
+
+
+async def _within(stream: ResponseEvents, idle_timeout: float) -> AsyncIterator[Any]:
+    """The stream's events, failing with a timeout when it stalls."""
+    events = stream.__aiter__()
+    while True:
+        try:
+            async with asyncio.timeout(idle_timeout):
+                event = await anext(events)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise UpstreamFailure(
+                FailureKind.TIMEOUT, f"the stream stalled: no event for {idle_timeout:g}s"
+            ) from None
+        yield event
 
 
 def _usage(response: Any) -> dict[str, Any] | None:
@@ -103,11 +135,13 @@ def _usage(response: Any) -> dict[str, Any] | None:
     }
 
 
-async def _events(served: Served[ResponseEvents], journal: AttemptJournal) -> AsyncIterator[bytes]:
+async def _events(
+    served: Served[ResponseEvents], journal: AttemptJournal, idle_timeout: float
+) -> AsyncIterator[bytes]:
     stream, model_id = served.result, served.deployment.id
     usage, finished, failed = None, False, False
     try:
-        async for event in stream:
+        async for event in _within(stream, idle_timeout):
             inner = getattr(event, "response", None)
             if inner is not None and hasattr(inner, "model"):
                 inner.model = model_id
