@@ -174,6 +174,7 @@ def tool_spec(name: str = "write") -> dict[str, Any]:
                 "type": "object",
                 "properties": {"filePath": {"type": "string"}, "content": {"type": "string"}},
                 "required": ["filePath", "content"],
+                "additionalProperties": False,
             },
         },
     }

@@ -22,6 +22,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m gateway ARGS` with a bare environment (no developer .env)."""
+    base_env = {"PATH": "/usr/bin:/bin", "GATEWAY_DOTENV": "/nonexistent/.env", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        cwd=REPO,
+        env=base_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def write_config(
     directory: Path, providers: dict[str, Any], virtual_models: dict[str, Any], **extra: Any
 ) -> Path:

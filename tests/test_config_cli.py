@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.gateway_process import REPO, write_config
+from tests.gateway_process import run_cli, write_config
 
 SECRET = "gsk_super_secret_value_123456"
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base_env = {"PATH": "/usr/bin:/bin", "GATEWAY_DOTENV": "/nonexistent/.env", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *args],
-        cwd=REPO,
-        env=base_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 ISSUE_PROVIDERS = {

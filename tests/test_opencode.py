@@ -5,15 +5,13 @@ answer comes in Gemini's wire format."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import provider_env
-from tests.gateway_process import REPO, GatewayProcess, write_config
+from tests.gateway_process import GatewayProcess, run_cli, write_config
 from tests.opencode_cli import opencode_binary, run_opencode
 
 PROMPT = "create a file hello.txt containing hi"
@@ -56,24 +54,14 @@ def gw(emulator, tmp_path_factory) -> Iterator[GatewayProcess]:
 
 def opencode_config(gw: GatewayProcess, variant: str, model: str) -> dict:
     """The config `gateway opencode-config` prints, as a user would paste it."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gateway",
-            "opencode-config",
-            "--config-dir",
-            str(gw.config_dir),
-            "--base-url",
-            gw.url,
-            "--variant",
-            variant,
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "GATEWAY_DOTENV": "/nonexistent"},
+    result = run_cli(
+        "opencode-config",
+        "--config-dir",
+        str(gw.config_dir),
+        "--base-url",
+        gw.url,
+        "--variant",
+        variant,
     )
     assert result.returncode == 0, result.stderr
     config = json.loads(result.stdout)

@@ -7,21 +7,12 @@ import json
 import httpx
 import pytest
 
+from tests.conftest import tool_spec
 from tests.test_opencode_shapes import EVERY_TYPE
 
-WRITE_TOOL = {
-    "type": "function",
-    "name": "write",
-    "description": "Write a file",
-    "parameters": {
-        "$schema": "http://json-schema.org/draft-07/schema#",
-        "type": "object",
-        "properties": {"filePath": {"type": "string"}, "content": {"type": "string"}},
-        "required": ["filePath", "content"],
-        "additionalProperties": False,
-    },
-    "strict": False,
-}
+# The chat tests' `write` tool (its schema carries `$schema`, like OpenCode's), in the
+# Responses API's flat shape.
+WRITE_TOOL = {"type": "function", **tool_spec()["function"], "strict": False}
 
 
 def request(model: str, input_items, **extra) -> dict:

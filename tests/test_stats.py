@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -11,7 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import GEMINI_KEY, GROQ_KEY, provider_env
-from tests.gateway_process import GatewayProcess, write_config
+from tests.gateway_process import GatewayProcess, run_cli, write_config
 
 PROMPT = [{"role": "user", "content": "echo: one two three"}]
 
@@ -105,13 +103,7 @@ def test_stats_hold_no_secrets(gw):
 
 def test_gateway_stats_cli_prints_the_same(gw):
     chat(gw, "v")
-    result = subprocess.run(
-        [sys.executable, "-m", "gateway", "stats", "--url", gw.url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "GATEWAY_DOTENV": "/nonexistent"},
-    )
+    result = run_cli("stats", "--url", gw.url)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split()[:2] == ["route", "status"]
@@ -122,12 +114,6 @@ def test_gateway_stats_cli_prints_the_same(gw):
 
 
 def test_gateway_stats_cli_without_a_gateway():
-    result = subprocess.run(
-        [sys.executable, "-m", "gateway", "stats", "--url", "http://127.0.0.1:1"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "GATEWAY_DOTENV": "/nonexistent"},
-    )
+    result = run_cli("stats", "--url", "http://127.0.0.1:1")
     assert result.returncode == 1
     assert "not reachable" in result.stderr

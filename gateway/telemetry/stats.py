@@ -24,10 +24,7 @@ def telemetry_summary(engine: Engine, now: datetime | None = None) -> dict[str, 
     served: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
     for window, span in WINDOWS.items():
         recent = [r for r in rows if as_utc(r["ts"]) >= now - span]
-        by_route: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in recent:
-            by_route[row["model"]].append(row)
-        for route, route_rows in by_route.items():
+        for route, route_rows in _group(recent).items():
             routes[route][window] = _window(route_rows)
         counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for row in recent:
