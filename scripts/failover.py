@@ -3,9 +3,9 @@
 Starts the provider emulator and a gateway with the shipped failover defaults (10 s
 first-byte, first-token and idle limits) plus `stream_upstream: true`, and sends one streaming
 and one non-streaming request per fault through a two-candidate chain (the faulty provider
-first, a healthy one second). Each answer is checked: the whole text, an honest error, or (the
-failure this exists to catch) a truncated answer that looks like a success. Target: the whole
-answer within 12 s.
+first, a healthy one second), on `/v1/chat/completions` and again on `/v1/responses`. Each
+answer is checked: the whole text, an honest error, or (the failure this exists to catch) a
+truncated answer that looks like a success. Target: the whole answer within 12 s.
 """
 
 from __future__ import annotations
@@ -42,7 +42,15 @@ class Scenario:
     expect_non_stream: str | None = None
 
     def expected(self, mode: str) -> str:
-        return (self.expect_non_stream if mode == "non-stream" else None) or self.expect
+        return (self.expect_non_stream if not streamed(mode) else None) or self.expect
+
+
+# Chat completions, then the Responses API, each streamed and not.
+MODES = ("stream", "non-stream", "responses-stream", "responses-non-stream")
+
+
+def streamed(mode: str) -> bool:
+    return not mode.endswith("non-stream")
 
 
 SCENARIOS = [
@@ -107,7 +115,7 @@ def build_config(root: Path, emulator: Emulator) -> Path:
     models: dict[str, set[str]] = {}
     virtual = {}
     for scenario in SCENARIOS:
-        for mode in ("stream", "non-stream"):
+        for mode in MODES:
             refs = [f"{ref}-{mode}" for ref in (scenario.first, *scenario.then)]
             for ref in refs:
                 provider, _, model = ref.partition("/")
@@ -127,51 +135,87 @@ def build_config(root: Path, emulator: Emulator) -> Path:
 
 
 def run_one(gateway: GatewayProcess, scenario: Scenario, mode: str) -> Outcome:
-    body = {
-        "model": chain_name(scenario, mode).replace(" ", "_"),
-        "messages": [{"role": "user", "content": "echo: " + ANSWER}],
-        "stream": mode == "stream",
-    }
+    model = chain_name(scenario, mode).replace(" ", "_")
     started = time.monotonic()
-    url = gateway.url + "/v1/chat/completions"
-    if mode == "non-stream":
+    if mode.startswith("responses"):
+        body = {"model": model, "input": "echo: " + ANSWER, "stream": streamed(mode)}
+        url = gateway.url + "/v1/responses"
+    else:
+        body = {
+            "model": model,
+            "messages": [{"role": "user", "content": "echo: " + ANSWER}],
+            "stream": streamed(mode),
+        }
+        url = gateway.url + "/v1/chat/completions"
+    if not streamed(mode):
         response = httpx.post(url, json=body, timeout=120)
         total = time.monotonic() - started
         data = response.json()
         if response.status_code != 200:
             code = data.get("error", {}).get("code")
             return Outcome(scenario, mode, response.status_code, f"error {code}", "-", None, total)
-        text = data["choices"][0]["message"]["content"]
-        outcome = "complete" if text == ANSWER else f"TRUNCATED: {text!r}"
+        if "output" in data:
+            text, done = data["output_text"], data["status"] == "completed"
+        else:
+            text, done = data["choices"][0]["message"]["content"], True
+        outcome = "complete" if text == ANSWER and done else f"TRUNCATED: {text!r}"
         return Outcome(scenario, mode, 200, outcome, data["model"], None, total)
-    ttft, text, error, finish, served = None, "", None, None, "-"
     with httpx.stream("POST", url, json=body, timeout=120) as response:
         if response.status_code != 200:
             code = json.loads(response.read()).get("error", {}).get("code")
             total = time.monotonic() - started
             return Outcome(scenario, mode, response.status_code, f"error {code}", "-", None, total)
-        served = response.headers.get("x-gateway-served-by", "-")
-        for line in response.iter_lines():
-            if not line.startswith("data: ") or line == "data: [DONE]":
-                continue
-            event = json.loads(line[6:])
-            if "error" in event:
-                error = event["error"].get("code")
-                continue
-            for choice in event.get("choices") or ():
-                if choice["delta"].get("content"):
-                    ttft = ttft or time.monotonic() - started
-                    text += choice["delta"]["content"]
-                finish = choice.get("finish_reason") or finish
-                served = event.get("model", served)
+        read = _read_responses_stream if mode.startswith("responses") else _read_chat_stream
+        text, ttft, finished, error, served = read(response, started)
     total = time.monotonic() - started
     if error:
         outcome = f"error {error} (in-band, after {len(text)} chars)"
-    elif text == ANSWER and finish == "stop":
+    elif text == ANSWER and finished:
         outcome = "complete"
     else:
-        outcome = f"TRUNCATED: {text!r} finish={finish}"
+        outcome = f"TRUNCATED: {text!r} finished={finished}"
     return Outcome(scenario, mode, 200, outcome, served, ttft, total)
+
+
+# (text, seconds to the first text, finished normally, in-band error code, who answered last)
+StreamReading = tuple[str, float | None, bool, str | None, str]
+
+
+def _read_chat_stream(response: httpx.Response, started: float) -> StreamReading:
+    ttft, text, error, finish = None, "", None, None
+    served = response.headers.get("x-gateway-served-by", "-")
+    for line in response.iter_lines():
+        if not line.startswith("data: ") or line == "data: [DONE]":
+            continue
+        event = json.loads(line[6:])
+        if "error" in event:
+            error = event["error"].get("code")
+            continue
+        for choice in event.get("choices") or ():
+            if choice["delta"].get("content"):
+                ttft = ttft or time.monotonic() - started
+                text += choice["delta"]["content"]
+            finish = choice.get("finish_reason") or finish
+            served = event.get("model", served)
+    return text, ttft, finish == "stop", error, served
+
+
+def _read_responses_stream(response: httpx.Response, started: float) -> StreamReading:
+    ttft, text, error, finished = None, "", None, False
+    served = response.headers.get("x-gateway-served-by", "-")
+    for line in response.iter_lines():
+        if not line.startswith("data: "):
+            continue
+        event = json.loads(line[6:])
+        if event["type"] == "response.output_text.delta":
+            ttft = ttft or time.monotonic() - started
+            text += event["delta"]
+        elif event["type"] == "error":
+            error = event["code"]
+        elif event["type"] == "response.completed":
+            finished = True
+            served = event["response"]["model"]
+    return text, ttft, finished, error, served
 
 
 def table(outcomes: list[Outcome]) -> str:
@@ -206,9 +250,7 @@ def main() -> int:
         config = build_config(Path(tmp), emulator)
         with GatewayProcess(config, Path(tmp) / "data", env=provider_env(emulator)) as gateway:
             outcomes = [
-                run_one(gateway, scenario, mode)
-                for scenario in SCENARIOS
-                for mode in ("stream", "non-stream")
+                run_one(gateway, scenario, mode) for scenario in SCENARIOS for mode in MODES
             ]
     report = table(outcomes)
     print(report)

@@ -93,7 +93,7 @@ def session_providers(emulator: Emulator) -> dict[str, Any]:
         "mybox": {
             "type": "openai_compatible",
             "api_base": f"{base}/v1",
-            "models": ["some-model", "fault-noUsage-y"],
+            "models": ["some-model", "fault-noUsage-y", "thinker"],
         },
         "g4f": {"type": "g4f", "api_base": f"{base}/v1", "models": ["gpt-4"]},
         "nokey": {"type": "groq", "api_key_env": "NOT_SET_ANYWHERE", "models": ["m1"]},

@@ -28,8 +28,15 @@ CHAINS = {
     "slowfirst-ns": ["groq/fault-slowfirst20-ns", "mybox/ok-slowfirst-ns"],
     "cut": ["groq/fault-cut3", "gemini/ok-cut"],
     "cut-ns": ["groq/fault-cut3-ns", "mybox/ok-cut-ns"],
+    "cut-ns-responses": ["groq/fault-cut3-nsr", "mybox/ok-cut-ns-responses"],
     "stall": ["groq/fault-stall3", "mybox/ok-stall"],
+    "cut-responses": ["groq/fault-cut3-responses", "gemini/ok-cut-responses"],
     "stall-responses": ["groq/fault-stall3-responses", "mybox/ok-stall-responses"],
+    "cut-nobody-responses": [
+        "groq/fault-cut3-nr",
+        "mybox/fault-noprefill-nr",
+        "cloudflare/fault-noprefill-r",
+    ],
     "cut-then-refuse": ["groq/fault-cut3-r", "mybox/fault-noprefill-r", "gemini/ok-refuse"],
     "cut-nobody": ["groq/fault-cut3-n", "mybox/fault-noprefill-n", "cloudflare/fault-noprefill"],
     "cut-alone": ["groq/fault-cut3-alone"],
@@ -319,25 +326,74 @@ def test_process_healthy_afterwards(gw):
     assert seconds < 1
 
 
-# Responses API (`/v1/responses`): the same first-token and idle limits -----------------------
+# Responses API (`/v1/responses`): the same limits, the same continuation ------------------
+def responses_stream(gw: GatewayProcess, model: str) -> tuple[list[tuple[str, dict]], float, dict]:
+    """(events as (event line, data), seconds, headers) of a streamed `/v1/responses` call."""
+    body = {"model": model, "input": "echo: " + FULL, "stream": True}
+    started = time.monotonic()
+    with httpx.stream("POST", gw.url + "/v1/responses", json=body, timeout=60) as r:
+        assert r.status_code == 200, r.read()
+        lines = list(r.iter_lines())
+        headers = dict(r.headers)
+    names = [line[7:] for line in lines if line.startswith("event: ")]
+    data = [json.loads(line[6:]) for line in lines if line.startswith("data: ")]
+    assert names == [d["type"] for d in data]
+    return list(zip(names, data, strict=True)), time.monotonic() - started, headers
+
+
+def responses_text(events: list[tuple[str, dict]]) -> str:
+    return "".join(d["delta"] for name, d in events if name == "response.output_text.delta")
+
+
 @pytest.mark.parametrize(
     ("chain", "served_by"), [("silent", "gemini/ok-silent"), ("slowfirst", "mybox/ok-slowfirst")]
 )
 def test_responses_stream_fails_over_on_silence_and_slow_first_token(gw, chain, served_by):
-    body = {"model": chain, "input": "echo: " + FULL, "stream": True}
-    started = time.monotonic()
-    with httpx.stream("POST", gw.url + "/v1/responses", json=body, timeout=60) as r:
-        assert r.status_code == 200
-        assert r.headers["x-gateway-served-by"] == served_by
-        lines = [line for line in r.iter_lines() if line.startswith("data: ")]
-    assert time.monotonic() - started < 5
-    completed = json.loads(lines[-1][6:])
-    assert completed["type"] == "response.completed"
+    events, seconds, headers = responses_stream(gw, chain)
+    assert headers["x-gateway-served-by"] == served_by
+    assert seconds < 5
+    assert events[-1][0] == "response.completed"
+    assert responses_text(events) == FULL
 
 
-def test_responses_stream_stall_ends_with_an_error_not_a_completion(gw):
-    body = {"model": "stall-responses", "input": "echo: " + FULL, "stream": True}
-    with httpx.stream("POST", gw.url + "/v1/responses", json=body, timeout=60) as r:
-        lines = [line for line in r.iter_lines() if line.startswith("event: ")]
-    assert lines[-1] == "event: error"
-    assert "event: response.completed" not in lines
+@pytest.mark.parametrize(
+    ("chain", "finished_by"),
+    [
+        ("cut-responses", "gemini/ok-cut-responses"),
+        ("stall-responses", "mybox/ok-stall-responses"),
+    ],
+)
+def test_responses_stream_broken_mid_answer_is_continued_seamlessly(gw, chain, finished_by):
+    events, _, headers = responses_stream(gw, chain)
+    assert headers["x-gateway-served-by"].startswith("groq/fault-")
+    names = [name for name, _ in events]
+    assert names[:2] == ["response.created", "response.in_progress"]
+    assert names.count("response.output_item.added") == 1  # one message, not two
+    assert responses_text(events) == FULL
+    completed = events[-1][1]["response"]
+    assert events[-1][0] == "response.completed" and "response.failed" not in names
+    assert completed["model"] == finished_by
+    assert completed["output"][0]["content"][0]["text"] == FULL
+    # The continuation's prompt included the prefill; usage counts it as this answer's output.
+    assert completed["usage"]["output_tokens"] >= len(FULL) // 4
+
+
+def test_responses_stream_nobody_can_continue_ends_failed_not_completed(gw):
+    events, _, _ = responses_stream(gw, "cut-nobody-responses")
+    names = [name for name, _ in events]
+    assert "response.completed" not in names
+    assert names[-2:] == ["error", "response.failed"]
+    error = events[-2][1]
+    assert error["code"] == error["error"]["code"] == "stream_interrupted"
+    assert "groq/fault-cut3-nr failed mid-answer" in error["message"]
+    assert events[-1][1]["response"]["status"] == "failed"
+    assert FULL.startswith(responses_text(events)) and responses_text(events) != FULL
+
+
+def test_responses_non_stream_cut_restarts_on_next_candidate(gw):
+    body = {"model": "cut-ns-responses", "input": "echo: " + FULL}
+    response = httpx.post(gw.url + "/v1/responses", json=body, timeout=60)
+    assert response.status_code == 200, response.text
+    assert response.headers["x-gateway-served-by"] == "mybox/ok-cut-ns-responses"
+    data = response.json()
+    assert data["status"] == "completed" and data["output_text"] == FULL

@@ -90,11 +90,13 @@ def test_opencode_writes_a_file_through_coding_elite(binary, gw, emulator, tmp_p
     assert emulator.count(model="oc-model") - before >= 2  # the tool call, then the answer
 
 
-def test_opencode_through_a_rate_limited_chain_to_gemini(binary, gw, emulator, tmp_path):
+@pytest.mark.parametrize("variant", ["chat", "responses"])
+def test_opencode_through_a_rate_limited_chain_to_gemini(binary, gw, emulator, tmp_path, variant):
     workdir = tmp_path / "work"
     workdir.mkdir()
     before = emulator.count(provider="gemini", model="oc-gemini")
-    events = run_opencode(binary, workdir, opencode_config(gw, "chat", "coding-gemini"), PROMPT)
+    config = opencode_config(gw, variant, "coding-gemini")
+    events = run_opencode(binary, workdir, config, PROMPT)
     assert_wrote_hello(workdir, events)
     assert emulator.count(provider="gemini", model="oc-gemini") - before >= 2
     opencode_calls = [r for r in emulator.requests if r.model == "fault-429-oc"]

@@ -21,14 +21,18 @@ from gateway.api.common import (
     served_headers,
 )
 from gateway.api.errors import APIError, error_body
-from gateway.catalog import Deployment
+from gateway.catalog import Chain, Deployment
+from gateway.routing.chain import Served
 from gateway.routing.streaming import (
     Messages,
+    OpenStream,
     StreamInterrupted,
     StreamSession,
     UpstreamStream,
     collect_answer,
 )
+from gateway.state import GatewayState
+from gateway.telemetry.journal import AttemptJournal
 
 log = logging.getLogger("gateway.chat")
 
@@ -70,11 +74,31 @@ async def chat_completions(request: Request) -> Response:
     chain = resolve_chain(state, body)
     params = {key: value for key, value in body.items() if key in FORWARDED_PARAMS}
     messages = adapt_messages(_validated_messages(body.get("messages")), bool(params.get("tools")))
-    settings = state.runner.settings
     stream = body.get("stream") is True
     journal = new_journal(state, request, chain, stream)
+    if not stream:
+        completion, served = await complete_chat(state, chain, messages, params, journal)
+        return _json(completion, served_headers(chain, served, journal))
+    client_options = params.pop("stream_options", None)
+    include_usage = isinstance(client_options, dict) and client_options.get("include_usage") is True
+    session, served = await stream_chat(state, chain, messages, params, include_usage, journal)
+    return StreamingResponse(
+        _sse(session),
+        media_type="text/event-stream",
+        headers={**SSE_HEADERS, **served_headers(chain, served, journal)},
+    )
 
-    if not stream and not settings.stream_upstream:
+
+async def complete_chat(
+    state: GatewayState,
+    chain: Chain,
+    messages: Messages,
+    params: dict[str, Any],
+    journal: AttemptJournal,
+) -> tuple[dict[str, Any], Served[Any]]:
+    """A whole answer from the chain, as a `chat.completion` dict (also serves `/v1/responses`)."""
+    settings = state.runner.settings
+    if not settings.stream_upstream:
         served = await run_chain(
             state,
             chain,
@@ -84,40 +108,46 @@ async def chat_completions(request: Request) -> Response:
         completion = served.result
         completion["model"] = served.deployment.id
         journal.succeeded(served.deployment, served.started, usage=completion.get("usage"))
-        return _json(completion, served_headers(chain, served, journal))
+        return completion, served
 
-    # Upstreams always stream (with usage), so first-token and idle limits apply to every
+    served = await run_chain(
+        state,
+        chain,
+        lambda d: collect_answer(_stream_opener(state, params), d, messages, settings),
+        journal,
+    )
+    answer = served.result
+    journal.succeeded(
+        served.deployment, served.started, first_token_at=answer.first_token_at, usage=answer.usage
+    )
+    return answer.completion(served.deployment.id), served
+
+
+async def stream_chat(
+    state: GatewayState,
+    chain: Chain,
+    messages: Messages,
+    params: dict[str, Any],
+    include_usage: bool,
+    journal: AttemptJournal,
+) -> tuple[StreamSession, Served[Any]]:
+    """A streamed answer whose first token is in, failover and continuation included."""
+    opener = _stream_opener(state, params)
+    session = StreamSession(state.runner, chain, opener, messages, include_usage, journal)
+    with chain_errors(state, chain):
+        served = await session.start()
+    return session, served
+
+
+def _stream_opener(state: GatewayState, params: dict[str, Any]) -> OpenStream:
+    # Upstreams always stream with usage, so first-token and idle limits apply to every
     # request, and the gateway always knows the usage.
-    client_options = params.pop("stream_options", None)
-    params["stream_options"] = {"include_usage": True}
+    params = {**params, "stream_options": {"include_usage": True}}
 
     async def open_stream(deployment: Deployment, conversation: Messages) -> UpstreamStream:
         return await state.engine.open_chat_stream(deployment, {**params, "messages": conversation})
 
-    if not stream:
-        served = await run_chain(
-            state, chain, lambda d: collect_answer(open_stream, d, messages, settings), journal
-        )
-        answer = served.result
-        journal.succeeded(
-            served.deployment,
-            served.started,
-            first_token_at=answer.first_token_at,
-            usage=answer.usage,
-        )
-        return _json(
-            answer.completion(served.deployment.id), served_headers(chain, served, journal)
-        )
-
-    include_usage = isinstance(client_options, dict) and client_options.get("include_usage") is True
-    session = StreamSession(state.runner, chain, open_stream, messages, include_usage, journal)
-    with chain_errors(state, chain):
-        served = await session.start()
-    return StreamingResponse(
-        _sse(session),
-        media_type="text/event-stream",
-        headers={**SSE_HEADERS, **served_headers(chain, served, journal)},
-    )
+    return open_stream
 
 
 def _json(data: dict[str, Any], headers: dict[str, str]) -> Response:

@@ -7,8 +7,7 @@ off: the chain (gateway/routing/chain.py) decides what happens next.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from litellm import Router
@@ -16,29 +15,6 @@ from litellm import Router
 from gateway.catalog import Deployment
 from gateway.litellm_glue.errors import classify
 from gateway.litellm_glue.sse_guard import guarded_litellm_handler
-from gateway.routing.failures import FailureKind, UpstreamFailure
-
-
-@dataclass
-class ResponseEvents:
-    """A Responses API event stream whose first event already arrived: the upstream has
-    committed to answer, so the chain no longer needs to fail over."""
-
-    first: Any
-    rest: AsyncIterator[Any]
-
-    async def __aiter__(self) -> AsyncIterator[Any]:
-        yield self.first
-        async for item in self.rest:
-            yield item
-
-    async def aclose(self) -> None:
-        close = getattr(self.rest, "aclose", None)
-        if close is not None:
-            # Closing a broken upstream must not mask the real outcome.
-            with contextlib.suppress(Exception):
-                await close()
-
 
 # Provider types LiteLLM serves through its own HTTP handler (the others go through the
 # OpenAI SDK, whose client is `litellm.aclient_session`).
@@ -77,21 +53,6 @@ class LiteLLMEngine:
         except Exception as exc:
             raise classify(exc) from exc
 
-    async def responses(self, deployment: Deployment, params: dict[str, Any], stream: bool) -> Any:
-        """A Responses API call, bridged by LiteLLM to chat completions where needed."""
-        router = self._router()
-        try:
-            response = await router.aresponses(
-                model=deployment.id, stream=stream, num_retries=0, **params
-            )
-            if stream:
-                return await _first_event(response)
-            return response
-        except UpstreamFailure:
-            raise
-        except Exception as exc:
-            raise classify(exc) from exc
-
 
 class ChunkStream:
     """LiteLLM's `CustomStreamWrapper` as dict chunks, its exceptions as `UpstreamFailure`."""
@@ -115,14 +76,3 @@ class ChunkStream:
     async def aclose(self) -> None:
         with contextlib.suppress(Exception):
             await self._wrapper.aclose()
-
-
-async def _first_event(stream: Any) -> ResponseEvents:
-    iterator = stream.__aiter__()
-    try:
-        first = await iterator.__anext__()
-    except StopAsyncIteration:
-        raise UpstreamFailure(
-            FailureKind.SERVER_ERROR, "the upstream closed the stream without any data"
-        ) from None
-    return ResponseEvents(first=first, rest=iterator)

@@ -39,7 +39,11 @@ class GeminiFormat:
     provider = "gemini"
 
     def parse(self, body: dict[str, Any], path_model: str | None, stream: bool) -> ChatCall:
-        conversation = Conversation(tools=_tools(body.get("tools")))
+        config = _get(body, "tool_config", "toolConfig") or {}
+        calling = _get(config, "function_calling_config", "functionCallingConfig") or {}
+        # Mode NONE (OpenAI's tool_choice "none"): the model answers in text.
+        tools = [] if str(calling.get("mode", "")).upper() == "NONE" else body.get("tools")
+        conversation = Conversation(tools=_tools(tools))
         chars = 0
         system = _get(body, "system_instruction", "systemInstruction")
         if isinstance(system, dict):

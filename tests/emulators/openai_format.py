@@ -9,7 +9,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .replies import Conversation, Reply, ToolSpec, content_text, split_fragments, split_words
+from .replies import (
+    Conversation,
+    Reply,
+    ToolSpec,
+    content_text,
+    reasoning_text,
+    split_fragments,
+    split_words,
+)
 from .wire import ChatCall, Event, JsonResponse, StreamResponse, sse
 
 DONE = Event(b"data: [DONE]\n\n", content=False, terminator=True)
@@ -26,7 +34,8 @@ class OpenAIFormat:
         messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
         conversation = Conversation(
             prompt_chars=sum(len(content_text(m.get("content"))) for m in messages),
-            tools=_tools(body.get("tools")),
+            # With tool_choice "none" a model answers in text, as if it had no tools.
+            tools=[] if body.get("tool_choice") == "none" else _tools(body.get("tools")),
         )
         if messages:
             role = str(messages[-1].get("role") or "")
@@ -49,6 +58,8 @@ class OpenAIFormat:
         if call.stream:
             return StreamResponse(self._stream_events(call, reply, usage))
         message: dict[str, Any] = {"role": "assistant", "content": reply.text}
+        if thought := self._reasoning(call):
+            message["reasoning_content"] = thought
         if reply.tool_call:
             message["tool_calls"] = [_tool_call(reply)]
         body: dict[str, Any] = {
@@ -98,6 +109,10 @@ class OpenAIFormat:
             deltas = [{"role": "assistant", "content": words[0]}]
             deltas += [{"content": word} for word in words[1:]]
 
+        if thought := self._reasoning(call):
+            deltas[0].pop("role", None)
+            thinking = [{"reasoning_content": word} for word in split_words(thought)]
+            deltas = [{"role": "assistant", **thinking[0]}, *thinking[1:], *deltas]
         chunks = [chunk(delta) for delta in deltas]
         last = chunk({}, reply.finish_reason)
         if self.provider == "groq":
@@ -113,6 +128,11 @@ class OpenAIFormat:
             events.append(sse({**base, "choices": [], "usage": self._usage(reply)}, content=False))
         events.append(DONE)
         return events
+
+    def _reasoning(self, call: ChatCall) -> str | None:
+        # Generic OpenAI-compatible servers (DeepSeek, vLLM, llama.cpp) stream the model's
+        # thinking as `reasoning_content`, before the answer.
+        return reasoning_text(call.model) if self.provider == "openai" else None
 
     def _usage(self, reply: Reply) -> dict[str, Any]:
         usage: dict[str, Any] = {

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ECHO_MARKER = "echo:"
+THINKER_MARKER = "thinker"
+THOUGHT = "Let me think it over."
 TOOL_RESULT_LIMIT = 200
 
 
@@ -77,6 +79,11 @@ def plan_reply(provider: str, model: str, conversation: Conversation, serial: in
         return Reply(reply_id, None, call, prompt_tokens, tokens)
     text = reply_text(provider, model, conversation)
     return Reply(reply_id, text, None, prompt_tokens, max(1, len(text.split())))
+
+
+def reasoning_text(model: str) -> str | None:
+    """What a reasoning model (its name contains "thinker") thinks before it answers."""
+    return THOUGHT if THINKER_MARKER in model.lower() else None
 
 
 def reply_text(provider: str, model: str, conversation: Conversation) -> str:
