@@ -96,6 +96,17 @@ def test_function_call_output_turn(gateway, model):
     assert data["usage"]["output_tokens"] > 0
 
 
+@pytest.mark.parametrize("model", EVERY_TYPE)
+def test_streamed_text_from_every_provider_type(gateway, model):
+    events = events_of(gateway, request(model, [user("echo: a b c")], stream=True))
+    assert events[-1][0] == "response.completed"
+    text = "".join(d["delta"] for n, d in events if n == "response.output_text.delta")
+    assert text == events[-1][1]["response"]["output"][-1]["content"][0]["text"]
+    assert text if model.startswith("g4f/") else text == "a b c"
+    assert events[-1][1]["response"]["model"] == model
+    assert events[-1][1]["response"]["usage"]["output_tokens"] > 0
+
+
 def test_streamed_text_has_the_full_event_sequence(gateway):
     events = events_of(gateway, request("coding-elite", [user("echo: a b c")], stream=True))
     names = [n for n, _ in events]
