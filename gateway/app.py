@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None):
         quotas=quotas,
         health=health,
     )
-    _run_with_lifespan(app, telemetry, health)
+    _run_with_lifespan(app, proxy, telemetry, health)
     _log_startup(settings, catalog)
     return app
 
@@ -92,14 +92,17 @@ def _restore_quotas(quotas, telemetry) -> None:
         log.info("gateway: quota counters restored from %d recent upstream calls", restored)
 
 
-def _run_with_lifespan(app, telemetry, health) -> None:
-    """Start the gateway's background work inside LiteLLM's own lifespan, and flush
-    telemetry when the server stops."""
+def _run_with_lifespan(app, proxy, telemetry, health) -> None:
+    """Start the gateway's background work inside LiteLLM's own lifespan (once it has
+    registered its hooks, so the idle ones can go), and flush telemetry when the server
+    stops."""
     proxy_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app_):
         async with proxy_lifespan(app_) as state:
+            if dropped := proxy.drop_idle_hooks():
+                log.debug("gateway: unregistered idle LiteLLM proxy hooks %s", dropped)
             telemetry.start()
             health.start()
             try:
