@@ -51,8 +51,17 @@ def create_app(settings: Settings | None = None):
     configure_g4f(catalog, settings.data_dir)
     db_url = database_url(settings.db_url, settings.data_dir)
     telemetry = TelemetryWriter(db_url, retention_days=settings.telemetry_retention_days)
-    quotas = QuotaTracker(catalog.usable_deployments)
-    _restore_quotas(quotas, telemetry)
+    cooldowns = CooldownTracker()
+    quotas = local_quotas = QuotaTracker(catalog.usable_deployments)
+    history = _restore_quotas(local_quotas, telemetry)
+    sharing = None
+    if settings.redis_url:
+        from gateway.shared.sharing import share_through_redis
+
+        sharing = share_through_redis(
+            settings.redis_url, settings.redis_prefix, cooldowns, local_quotas, history
+        )
+        quotas = sharing.quotas
     health = HealthChecker(catalog, config.routing.health_check_interval)
     # Starlette matches routes in order: ours must come before LiteLLM's routes of the same path.
     app.router.routes[0:0] = gateway_routes()
@@ -61,25 +70,27 @@ def create_app(settings: Settings | None = None):
         settings=settings,
         config=config,
         catalog=catalog,
-        runner=ChainRunner(config.routing, CooldownTracker(), quotas, health),
+        runner=ChainRunner(config.routing, cooldowns, quotas, health),
         engine=LiteLLMEngine(proxy.router),
         telemetry=telemetry,
         quotas=quotas,
         health=health,
+        sharing=sharing,
     )
-    _run_with_lifespan(app, proxy, telemetry, health)
+    _run_with_lifespan(app, proxy, telemetry, health, sharing)
     _log_startup(settings, catalog)
     return app
 
 
-def _restore_quotas(quotas, telemetry) -> None:
-    """Today's counts survive a restart: replay the last day of telemetry."""
+def _restore_quotas(quotas, telemetry) -> list:
+    """Today's counts survive a restart: replay the last day of telemetry (and return it,
+    to seed a shared Redis that has no counters yet)."""
     from gateway.routing.quotas import day_start_utc
     from gateway.telemetry.history import recent_usage
     from gateway.telemetry.writer import safe_url
 
     try:
-        restored = quotas.restore(recent_usage(telemetry.engine, day_start_utc()))
+        history = list(recent_usage(telemetry.engine, day_start_utc()))
     except Exception as exc:
         log.warning(
             "gateway: could not read telemetry from %s to restore quota counters (%s); "
@@ -87,12 +98,13 @@ def _restore_quotas(quotas, telemetry) -> None:
             safe_url(telemetry.url),
             type(exc).__name__,
         )
-        return
-    if restored:
+        return []
+    if restored := quotas.restore(history):
         log.info("gateway: quota counters restored from %d recent upstream calls", restored)
+    return history
 
 
-def _run_with_lifespan(app, proxy, telemetry, health) -> None:
+def _run_with_lifespan(app, proxy, telemetry, health, sharing) -> None:
     """Start the gateway's background work inside LiteLLM's own lifespan (once it has
     registered its hooks, so the idle ones can go), and flush telemetry when the server
     stops."""
@@ -105,10 +117,14 @@ def _run_with_lifespan(app, proxy, telemetry, health) -> None:
                 log.debug("gateway: unregistered idle LiteLLM proxy hooks %s", dropped)
             telemetry.start()
             health.start()
+            if sharing is not None:
+                await sharing.start()
             try:
                 yield state
             finally:
                 await health.close()
+                if sharing is not None:
+                    await sharing.close()
                 await telemetry.close()
 
     app.router.lifespan_context = lifespan

@@ -57,6 +57,8 @@ def run_checks(settings: Settings, probe: bool) -> list[Finding]:
                 )
             )
     findings.append(_check_database(settings))
+    if settings.redis_url:
+        findings.append(_check_redis(settings.redis_url))
     if settings.proxy_api_key is None:
         findings.append(
             Finding(
@@ -100,6 +102,25 @@ def _check_database(settings: Settings) -> Finding:
             "check GATEWAY_DB_URL (the gateway still serves, queueing rows in memory)",
         )
     return Finding("ok", "telemetry database", f"{safe_url(url)} ({rows} rows)")
+
+
+def _check_redis(url: str) -> Finding:
+    import redis
+
+    from gateway.shared.link import safe_redis_url
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        client.ping()
+        client.close()
+    except Exception as exc:
+        return Finding(
+            "warn",
+            "shared state",
+            f"{safe_redis_url(url)}: {type(exc).__name__}",
+            "check GATEWAY_REDIS_URL (each instance keeps its own cooldowns and quotas meanwhile)",
+        )
+    return Finding("ok", "shared state", f"cooldowns and quotas shared via {safe_redis_url(url)}")
 
 
 async def _probe(catalog) -> list[Finding]:

@@ -49,6 +49,8 @@ class Settings:
     log_level: str
     db_url: str | None = None
     telemetry_retention_days: int = 30
+    redis_url: str | None = None  # shared cooldowns and quotas between instances
+    redis_prefix: str = "llm-gateway"
 
     @property
     def generated_dir(self) -> Path:
@@ -64,4 +66,6 @@ class Settings:
             log_level=(env.get("GATEWAY_LOG_LEVEL") or "INFO").upper(),
             db_url=(env.get("GATEWAY_DB_URL") or "").strip() or None,
             telemetry_retention_days=int(env.get("GATEWAY_TELEMETRY_RETENTION_DAYS") or 30),
+            redis_url=(env.get("GATEWAY_REDIS_URL") or "").strip() or None,
+            redis_prefix=(env.get("GATEWAY_REDIS_PREFIX") or "").strip() or "llm-gateway",
         )

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gateway.catalog import Catalog
 from gateway.config import GatewayConfig
 from gateway.health import HealthChecker
 from gateway.litellm_glue.engine import LiteLLMEngine
 from gateway.routing.chain import ChainRunner
-from gateway.routing.quotas import QuotaTracker
+from gateway.routing.quotas import Quotas
 from gateway.settings import Settings
 from gateway.telemetry.writer import TelemetryWriter
+
+if TYPE_CHECKING:
+    from gateway.shared.sharing import Sharing
 
 
 @dataclass
@@ -22,5 +26,6 @@ class GatewayState:
     runner: ChainRunner
     engine: LiteLLMEngine
     telemetry: TelemetryWriter
-    quotas: QuotaTracker
+    quotas: Quotas
     health: HealthChecker | None = None
+    sharing: Sharing | None = None  # cooldowns and quotas shared through Redis

@@ -68,7 +68,16 @@ def render_text(doc: dict[str, Any]) -> str:
         f"\ntelemetry: {t['database']}, {t['written']} rows written, {t['pending']} pending"
         + (f", last error: {t['last_error']}" if t["last_error"] else "")
     )
+    lines.append(f"shared state: {_sharing(doc)}")
     return "\n".join(lines)
+
+
+def _sharing(doc: dict[str, Any]) -> str:
+    shared = doc.get("shared") or {}
+    if not shared.get("redis"):
+        return "off (cooldowns and quotas are this instance's own)"
+    text = f"{shared['state']} via {shared['redis']}"
+    return text + (f", last error: {shared['last_error']}" if shared.get("last_error") else "")
 
 
 def _plain(counts: dict[str, int] | None) -> str:
@@ -82,7 +91,8 @@ def render_html(doc: dict[str, Any]) -> str:
         "<!doctype html><html><head><meta charset='utf-8'><title>Gateway stats</title>",
         f"<style>{_STYLE}</style></head><body><h1>Gateway stats</h1>",
         f"<p>Generated {e(doc['generated_at'])}. Telemetry: {e(doc['telemetry']['database'])}, "
-        f"{doc['telemetry']['written']} rows written, {doc['telemetry']['pending']} pending.</p>",
+        f"{doc['telemetry']['written']} rows written, {doc['telemetry']['pending']} pending. "
+        f"Shared state: {e(_sharing(doc))}.</p>",
         f"<h2>Routes</h2><table><tr>{header}</tr>",
     ]
     for row in route_rows(doc):

@@ -20,10 +20,22 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
+REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
 def require_postgres() -> str:
-    if _reachable("127.0.0.1", 5432):
-        return POSTGRES_URL
-    message = "PostgreSQL is not running on 127.0.0.1:5432"
+    return _require("PostgreSQL", 5432, POSTGRES_URL)
+
+
+def require_redis() -> str:
+    return _require("Redis", 6379, REDIS_URL)
+
+
+def _require(service: str, port: int, url: str) -> str:
+    """`url` if the service listens locally; else skip the test (fail it in CI)."""
+    if _reachable("127.0.0.1", port):
+        return url
+    message = f"{service} is not running on 127.0.0.1:{port}"
     if os.environ.get("GATEWAY_REQUIRE_SERVICES") == "1":
         pytest.fail(message + " (GATEWAY_REQUIRE_SERVICES=1: required in CI)")
     pytest.skip(message)

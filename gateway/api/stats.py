@@ -56,7 +56,7 @@ async def build_stats(state: GatewayState) -> dict[str, Any]:
         route = summary["routes"].get(deployment.id, {})
         provider["models"][deployment.id] = {
             "cooldown": _cooldown(cooldowns.get(deployment.id)),
-            "quota": state.quotas.usage(deployment.id),
+            "quota": await state.quotas.snapshot(deployment.id),
             "hour": route.get("hour"),
             "day": route.get("day"),
             "last_error": route.get("last_error"),
@@ -72,6 +72,11 @@ async def build_stats(state: GatewayState) -> dict[str, Any]:
         "generated_at": datetime.now(UTC).isoformat(),
         "providers": providers,
         "virtual_models": virtual_models,
+        "shared": (
+            state.sharing.link.status()
+            if state.sharing is not None
+            else {"redis": None, "state": "off", "last_error": None}
+        ),
         "telemetry": {
             "database": safe_url(telemetry.url),
             "written": telemetry.written,

@@ -1,7 +1,8 @@
 """Walk a chain of candidates in order until one answers.
 
 A candidate is skipped without a call when it is unusable (no key, disabled, unknown), resting
-in a cooldown, or too small for a request that already overflowed a context window. A call
+in a cooldown, at its free-tier quota, or too small for a request that already overflowed a
+context window. A call
 that fails with a failover-class error cools its route down and moves on at once; any other
 failure (a bad request, a content-policy refusal) goes straight back to the client, since every
 other candidate would refuse it too.
@@ -24,7 +25,7 @@ from gateway.routing.failures import FailureKind, UpstreamFailure
 
 if TYPE_CHECKING:
     from gateway.health import HealthChecker
-    from gateway.routing.quotas import QuotaTracker
+    from gateway.routing.quotas import Quotas
     from gateway.telemetry.journal import AttemptJournal
 
 log = logging.getLogger("gateway.chain")
@@ -91,7 +92,7 @@ class ChainRunner:
         self,
         settings: RoutingSettings,
         cooldowns: CooldownTracker,
-        quotas: QuotaTracker | None = None,
+        quotas: Quotas | None = None,
         health: HealthChecker | None = None,
     ) -> None:
         self.settings = settings
@@ -124,12 +125,17 @@ class ChainRunner:
                 continue
             best = attempts == 0
             route_attempts = 0
+            failure = None
             while True:
+                if (quota := await self._quota_skip(deployment)) is not None:
+                    if failure is None:  # not a retry: the route was never called
+                        skips.append(quota)
+                        if journal is not None:
+                            journal.skipped(quota.candidate, quota.outcome, quota.reason)
+                    break
                 attempts += 1
                 route_attempts += 1
                 started = time.monotonic()
-                if self.quotas is not None:
-                    self.quotas.count_request(deployment)
                 try:
                     result = await attempt(deployment)
                 except UpstreamFailure as caught:
@@ -137,7 +143,7 @@ class ChainRunner:
                     if journal is not None:
                         journal.failed(deployment, failure, started)
                     if failure.kind is FailureKind.RATE_LIMITED:
-                        self._warn_if_limits_too_high(deployment)
+                        await self._warn_if_limits_too_high(deployment)
                     delay = self._same_route_retry_delay(failure, best, route_attempts)
                     if delay is None:
                         break
@@ -151,6 +157,8 @@ class ChainRunner:
                     await asyncio.sleep(delay)
                     continue
                 return Served(deployment, result, attempts, position, skips, started)
+            if failure is None:
+                continue  # its quota ran out before a call
             if failure.kind is FailureKind.CONTEXT_WINDOW:
                 context_failure = (failure, deployment)
                 window = deployment.context_window or 0
@@ -174,11 +182,24 @@ class ChainRunner:
             raise RequestRejected(failure, deployment, skips)
         raise ChainExhausted(chain, skips, self._soonest_retry(skips))
 
-    def _warn_if_limits_too_high(self, deployment: Deployment) -> None:
+    async def _quota_skip(self, deployment: Deployment) -> Skip | None:
+        """Take one call from the route's quotas, or the skip saying which limit is reached.
+        Checking and counting are one step, so concurrent requests (or gateway instances
+        sharing Redis) cannot all slip under a limit."""
+        if self.quotas is None or (block := await self.quotas.acquire(deployment)) is None:
+            return None
+        return Skip(
+            deployment.id,
+            f"free-tier quota reached ({block.reason})",
+            "quota_exhausted",
+            block.retry_after,
+        )
+
+    async def _warn_if_limits_too_high(self, deployment: Deployment) -> None:
         """A real 429 while our own counters say there is room: the YAML is too generous."""
         if self.quotas is None:
             return
-        usage = self.quotas.usage(deployment.id)
+        usage = await self.quotas.snapshot(deployment.id)
         if usage:
             log.warning(
                 "%s answered 429 while within its configured limits (%s): the limits in "
@@ -247,13 +268,6 @@ class ChainRunner:
                 f"cooling down for {math.ceil(remaining)}s after {cooldown.reason}",
                 "cooling_down",
                 remaining,
-            )
-        if self.quotas is not None and (block := self.quotas.block(deployment)) is not None:
-            return Skip(
-                deployment.id,
-                f"free-tier quota reached ({block.reason})",
-                "quota_exhausted",
-                block.retry_after,
             )
         return None
 

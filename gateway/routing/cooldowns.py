@@ -27,6 +27,9 @@ class CooldownTracker:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._entries: dict[str, Cooldown] = {}
+        # Told of every cooldown this process starts (gateway/shared/ passes them on to the
+        # other instances).
+        self.listener: Callable[[str, Cooldown], None] | None = None
 
     def now(self) -> float:
         return self._clock()
@@ -34,10 +37,17 @@ class CooldownTracker:
     def cool_down(self, key: str, seconds: float, reason: str) -> None:
         if seconds <= 0:
             return
-        until = self._clock() + seconds
+        cooldown = Cooldown(self._clock() + seconds, reason)
+        if self.apply(key, cooldown) and self.listener is not None:
+            self.listener(key, cooldown)
+
+    def apply(self, key: str, cooldown: Cooldown) -> bool:
+        """Rest `key` until `cooldown.until` unless it already rests longer; True if so."""
         current = self._entries.get(key)
-        if current is None or current.until < until:
-            self._entries[key] = Cooldown(until, reason)
+        if cooldown.until <= self._clock() or (current and current.until >= cooldown.until):
+            return False
+        self._entries[key] = cooldown
+        return True
 
     def active(self, keys: Iterable[str]) -> Cooldown | None:
         """The longest still-running cooldown among `keys`, if any."""

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from gateway.catalog import Deployment
@@ -42,7 +43,21 @@ class UsageEvent:
     tokens: int = 0
 
 
-class _Scope:
+Usage = dict[str, dict[str, dict[str, int | None]]]  # scope -> window -> used/limit
+
+
+class Quotas(Protocol):
+    """What the chain and `/stats` need of quota tracking, kept in this process
+    (`QuotaTracker`) or shared between gateway instances through Redis."""
+
+    async def acquire(self, deployment: Deployment) -> QuotaBlock | None: ...
+
+    async def snapshot(self, deployment_id: str) -> Usage: ...
+
+    def record(self, record: AttemptRecord) -> None: ...
+
+
+class QuotaScope:
     """Counters for one limited thing: a model, or a whole provider account."""
 
     def __init__(self, name: str, limits: Limits, zone: ZoneInfo) -> None:
@@ -77,12 +92,12 @@ class _Scope:
         if limits.rpd and self.day_requests >= limits.rpd:
             return QuotaBlock(
                 f"{self.name}: rpd {self.day_requests}/{limits.rpd} until midnight {self.zone}",
-                self._until_midnight(now),
+                self.until_midnight(now),
             )
         if limits.tpd and self.day_tokens >= limits.tpd:
             return QuotaBlock(
                 f"{self.name}: tpd {self.day_tokens}/{limits.tpd} until midnight {self.zone}",
-                self._until_midnight(now),
+                self.until_midnight(now),
             )
         return None
 
@@ -107,7 +122,11 @@ class _Scope:
             "tpd": {"used": self.day_tokens, "limit": limits.tpd},
         }
 
-    def _until_midnight(self, now: float) -> float:
+    def day_of(self, now: float) -> str:
+        """The current day in this scope's reset time zone, as `YYYY-MM-DD`."""
+        return datetime.fromtimestamp(now, self.zone).date().isoformat()
+
+    def until_midnight(self, now: float) -> float:
         local = datetime.fromtimestamp(now, self.zone)
         midnight = datetime.combine(
             local.date() + timedelta(days=1), datetime.min.time(), self.zone
@@ -118,18 +137,37 @@ class _Scope:
 class QuotaTracker:
     def __init__(self, deployments: Iterable[Deployment], clock: Callable[[], float] = time.time):
         self._clock = clock
-        self._scopes: dict[str, list[_Scope]] = {}
-        providers: dict[str, _Scope] = {}
+        self._scopes: dict[str, list[QuotaScope]] = {}
+        providers: dict[str, QuotaScope] = {}
         for d in deployments:
             zone = ZoneInfo(d.daily_reset)
             scopes = []
             if _any(d.provider_limits):
                 if d.provider not in providers:
-                    providers[d.provider] = _Scope(d.provider, d.provider_limits, zone)
+                    providers[d.provider] = QuotaScope(d.provider, d.provider_limits, zone)
                 scopes.append(providers[d.provider])
             if _any(d.options):
-                scopes.append(_Scope(d.id, d.options, zone))
+                scopes.append(QuotaScope(d.id, d.options, zone))
             self._scopes[d.id] = scopes
+
+    async def acquire(self, deployment: Deployment) -> QuotaBlock | None:
+        """Count a call to this route now, unless one of its limits is reached (then say
+        which, and count nothing)."""
+        return self.take(deployment)
+
+    async def snapshot(self, deployment_id: str) -> Usage:
+        """Used and allowed per limited scope and window, for `/stats` and warnings."""
+        return self.usage(deployment_id)
+
+    def take(self, deployment: Deployment) -> QuotaBlock | None:
+        block = self.block(deployment)
+        if block is None:
+            self.count_request(deployment)
+        return block
+
+    def scopes(self, deployment_id: str) -> list[QuotaScope]:
+        """The limited scopes a call to this route counts against (provider, then model)."""
+        return self._scopes.get(deployment_id, [])
 
     def block(self, deployment: Deployment) -> QuotaBlock | None:
         """The reason this route must be skipped now, if any of its limits is reached."""
@@ -166,7 +204,7 @@ class QuotaTracker:
             restored += 1
         return restored
 
-    def usage(self, deployment_id: str) -> dict[str, dict[str, dict[str, int | None]]]:
+    def usage(self, deployment_id: str) -> Usage:
         now = self._clock()
         return {s.name: s.usage(now) for s in self._scopes.get(deployment_id, ())}
 
