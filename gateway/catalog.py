@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from gateway.config import ConfigError, GatewayConfig, Limits, ModelOptions
 from gateway.config.loader import VIRTUAL_MODELS_FILE
-from gateway.providers import PROVIDER_TYPES, ProviderType
+from gateway.providers import PROVIDER_TYPES, SEARCH_PROVIDER_TYPES, ProviderType
 from gateway.rankings import Rankings, load_rankings
 
 
@@ -70,10 +70,19 @@ class Chain:
     ordered_by: str | None = None  # the ranking profile when `auto_order: true`
 
 
+# The chain of web-search providers (`search:` in providers.yaml), as `/v1/search` uses it.
+SEARCH_CHAIN = "web-search"
+# A search provider's one "model": its deployment is `<provider>/search`.
+SEARCH_MODEL = "search"
+
+
 @dataclass
 class Catalog:
     deployments: dict[str, Deployment] = field(default_factory=dict)
     virtual_models: dict[str, Chain] = field(default_factory=dict)
+    # Web search has its own chain: its deployments are not chat models, so they stay out of
+    # `deployments` (and so out of LiteLLM's model list and `/v1/models`).
+    search: Chain | None = None
 
     def chain_for(self, model: str) -> Chain | None:
         """Resolve a requested model name; direct `provider/model` names become one-step chains."""
@@ -92,6 +101,12 @@ class Catalog:
     @property
     def usable_deployments(self) -> list[Deployment]:
         return [d for d in self.deployments.values() if d.usable]
+
+    @property
+    def search_deployments(self) -> list[Deployment]:
+        if self.search is None:
+            return []
+        return [c.deployment for c in self.search.candidates if c.deployment is not None]
 
 
 def build_catalog(
@@ -122,6 +137,7 @@ def build_catalog(
                 g4f_provider=provider.g4f_provider,
                 daily_reset=provider.daily_reset or provider_type.daily_reset,
             )
+    catalog.search = _search_chain(config, env)
     for name, virtual in config.virtual_models.virtual_models.items():
         refs = virtual.candidates
         if virtual.auto_order:
@@ -141,6 +157,38 @@ def build_catalog(
             ordered_by=virtual.profile if virtual.auto_order else None,
         )
     return catalog
+
+
+def _search_chain(config: GatewayConfig, env: Mapping[str, str]) -> Chain | None:
+    search = config.providers.search
+    if not search:
+        return None
+    candidates = []
+    for name, provider in search.items():
+        provider_type = SEARCH_PROVIDER_TYPES[provider.type]
+        endpoint = provider_type.resolve_endpoint(
+            env, yaml_api_base=provider.api_base, yaml_api_key_env=provider.api_key_env
+        )
+        problem = "disabled in providers.yaml" if not provider.enabled else endpoint.problem
+        deployment = Deployment(
+            id=f"{name}/{SEARCH_MODEL}",
+            provider=name,
+            provider_type=provider_type,
+            model_id=SEARCH_MODEL,
+            api_base=endpoint.api_base,
+            api_key_env=endpoint.api_key_env,
+            options=ModelOptions(),
+            provider_limits=provider.limits,
+            timeout=provider.timeout,
+            problem=problem,
+            daily_reset=provider.daily_reset or provider_type.daily_reset,
+        )
+        candidates.append(Candidate(deployment.id, deployment, problem))
+    return Chain(
+        name=SEARCH_CHAIN,
+        candidates=tuple(candidates),
+        description="web search, providers in the order of `search:` in providers.yaml",
+    )
 
 
 def _resolve_candidate(ref: str, catalog: Catalog, config: GatewayConfig) -> Candidate:

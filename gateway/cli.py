@@ -155,7 +155,8 @@ def _models(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     catalog = build_catalog(load_config(settings.config_dir), os.environ)
-    for chain in catalog.virtual_models.values():
+    chains = [*catalog.virtual_models.values(), *([catalog.search] if catalog.search else [])]
+    for chain in chains:
         usable = sum(c.usable for c in chain.candidates)
         order = f"  [auto-ordered, profile {chain.ordered_by}]" if chain.ordered_by else ""
         print(

@@ -34,7 +34,7 @@ def run_checks(settings: Settings, probe: bool) -> list[Finding]:
     findings.append(Finding("ok", "config", f"{settings.config_dir} is valid"))
     catalog = build_catalog(config, os.environ)
     providers: dict[str, str | None] = {}
-    for deployment in catalog.deployments.values():
+    for deployment in [*catalog.deployments.values(), *catalog.search_deployments]:
         providers.setdefault(deployment.provider, deployment.problem)
     for name, problem in providers.items():
         if problem is None:

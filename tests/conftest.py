@@ -20,6 +20,8 @@ GROQ_KEY = "gsk_test_groq_key_0123456789"
 GEMINI_KEY = "AIzaTestGeminiKey0123456789"
 CF_TOKEN = "cf_test_token_0123456789"
 GITHUB_KEY = "ghp_testgithubkey0123456789"
+BRAVE_KEY = "BSA_test_brave_key_0123456789"
+TAVILY_KEY = "tvly-test-tavily-key-0123456789"
 
 
 def provider_env(emulator: Emulator) -> dict[str, str]:
@@ -35,6 +37,11 @@ def provider_env(emulator: Emulator) -> dict[str, str]:
         "CLOUDFLARE_ACCOUNT_ID": "acct123",
         "CLOUDFLARE_API_TOKEN": CF_TOKEN,
         "CLOUDFLARE_API_BASE": f"{base}/client/v4/accounts/{{account_id}}/ai/v1",
+        "DUCKDUCKGO_API_BASE": f"{base}/duckduckgo/html/",
+        "BRAVE_API_KEY": BRAVE_KEY,
+        "BRAVE_API_BASE": f"{base}/res/v1/web/search",
+        "TAVILY_API_KEY": TAVILY_KEY,
+        "TAVILY_API_BASE": f"{base}/tavily",
     }
 
 

@@ -36,12 +36,18 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 
 def write_config(
-    directory: Path, providers: dict[str, Any], virtual_models: dict[str, Any], **extra: Any
+    directory: Path,
+    providers: dict[str, Any],
+    virtual_models: dict[str, Any],
+    *,
+    search: dict[str, Any] | None = None,
+    **extra: Any,
 ) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "providers.yaml").write_text(
-        yaml.safe_dump({"providers": providers}, sort_keys=False)
-    )
+    providers_file: dict[str, Any] = {"providers": providers}
+    if search:
+        providers_file["search"] = search
+    (directory / "providers.yaml").write_text(yaml.safe_dump(providers_file, sort_keys=False))
     (directory / "virtual_models.yaml").write_text(
         yaml.safe_dump({"virtual_models": virtual_models, **extra}, sort_keys=False)
     )

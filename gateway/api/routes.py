@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.api import chat, models, responses, stats
+from gateway.api import chat, models, responses, search, stats
 from gateway.api.errors import APIError, error_response
 
 log = logging.getLogger("gateway.api")
@@ -41,6 +41,7 @@ def gateway_routes() -> list[Route]:
             *chat.ROUTES,
             *responses.ROUTES,
             *models.ROUTES,
+            *search.ROUTES,
             *stats.ROUTES,
         )
     ]

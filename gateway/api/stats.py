@@ -41,7 +41,8 @@ async def build_stats(state: GatewayState) -> dict[str, Any]:
     cooldowns = state.runner.cooldowns.snapshot()
     health = state.health.snapshot() if state.health else {}
     providers: dict[str, Any] = {}
-    for deployment in state.catalog.deployments.values():
+    catalog = state.catalog
+    for deployment in [*catalog.deployments.values(), *catalog.search_deployments]:
         provider = providers.setdefault(
             deployment.provider,
             {

@@ -6,11 +6,24 @@ naming the file and key instead of a silently ignored setting.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ProviderType = Literal["groq", "gemini", "github", "cloudflare", "g4f", "openai_compatible"]
+SearchProviderType = Literal["duckduckgo", "brave", "tavily"]
+
+
+def _known_time_zone(value: str | None) -> str | None:
+    if value is not None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            example = "e.g. UTC, America/Los_Angeles"
+            raise ValueError(f"unknown time zone {value!r} ({example})") from None
+    return value
 
 
 class _Strict(BaseModel):
@@ -64,19 +77,7 @@ class ProviderConfig(_Strict):
             return {key: ({} if options is None else options) for key, options in value.items()}
         return value
 
-    @field_validator("daily_reset", mode="after")
-    @classmethod
-    def _known_time_zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(
-                    f"unknown time zone {value!r} (e.g. UTC, America/Los_Angeles)"
-                ) from None
-        return value
+    _known_time_zone = field_validator("daily_reset", mode="after")(_known_time_zone)
 
     @field_validator("models", mode="after")
     @classmethod
@@ -86,12 +87,36 @@ class ProviderConfig(_Strict):
         return value
 
 
+class SearchProviderConfig(_Strict):
+    """One web-search provider under `search:` in providers.yaml; tried in the listed order."""
+
+    type: SearchProviderType
+    api_base: str | None = None
+    api_key_env: str | None = None
+    enabled: bool = True
+    limits: Limits = Field(default_factory=Limits)
+    timeout: float | None = Field(default=None, gt=0, description="seconds per search call")
+    daily_reset: str | None = Field(default=None, description="time zone of the daily reset")
+
+    _known_time_zone = field_validator("daily_reset", mode="after")(_known_time_zone)
+
+
 class ProvidersFile(_Strict):
     providers: dict[str, ProviderConfig]
+    # Web search (`POST /v1/search`): providers in fallback order.
+    search: dict[str, SearchProviderConfig] = Field(default_factory=dict)
 
-    @field_validator("providers", mode="after")
+    @model_validator(mode="after")
+    def _search_names_are_their_own(self) -> ProvidersFile:
+        if shared := sorted(set(self.search) & set(self.providers)):
+            raise ValueError(
+                f"search provider names must differ from chat provider names: {', '.join(shared)}"
+            )
+        return self
+
+    @field_validator("providers", "search", mode="after")
     @classmethod
-    def _names_have_no_slash(cls, value: dict[str, ProviderConfig]) -> dict[str, ProviderConfig]:
+    def _names_have_no_slash(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name in value:
             if "/" in name or not name:
                 raise ValueError(f"provider name {name!r} must be non-empty and contain no '/'")

@@ -1,4 +1,5 @@
-"""The provider emulator: one port, every provider's paths, faults chosen by model name.
+"""The provider emulator: one port, every provider's paths, faults chosen by model name
+(web search: by the query, see search_formats.py).
 
 `ProviderEmulator` is the asyncio server (used directly by the CLI); `Emulator` hosts one on
 its own event loop in a daemon thread, so synchronous tests, async tests and benchmarks can all
@@ -15,6 +16,7 @@ import time
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from .faults import Fault, FaultCounters, FaultKind, parse_fault
 from .gemini_format import GeminiFormat
@@ -22,6 +24,13 @@ from .http import BadRequest, Connection, Request
 from .openai_format import OpenAIFormat
 from .recording import RecordedRequest, RequestLog
 from .replies import plan_reply
+from .search_formats import (
+    RESULT_COUNT,
+    search_answer,
+    search_error,
+    search_fault,
+    search_query,
+)
 from .wire import SSE_TYPE, ChatCall, Event, JsonResponse, StreamResponse, WireFormat, dumps
 
 PROVIDERS = ("groq", "gemini", "github", "cloudflare", "openai")
@@ -72,6 +81,9 @@ _ROUTES: list[tuple[str, re.Pattern[str], str, str]] = [
     ("POST", re.compile(r"/v1/chat/completions"), "chat", "openai"),
     ("GET", re.compile(r"/v1/models"), "models", "openai"),
     ("GET", re.compile(r"/healthz"), "health", ""),
+    ("GET", re.compile(r"/res/v1/web/search"), "search", "brave"),
+    ("POST", re.compile(r"/tavily/search"), "search", "tavily"),
+    ("POST", re.compile(r"/duckduckgo/html"), "search", "duckduckgo"),
 ]
 
 
@@ -176,6 +188,8 @@ class ProviderEmulator:
             return await self._deliver(connection, request, response, None)
         if route.kind == "health":
             return await self._deliver(connection, request, JsonResponse(200, {"ok": True}), None)
+        if route.kind == "search":
+            return await self._handle_search(connection, request, route.provider)
 
         wire = self._formats[route.provider]
         api_key = _api_key(route.provider, request)
@@ -220,6 +234,30 @@ class ProviderEmulator:
             response = self._respond(wire, call, fault)
         self._record(request, route.provider, call.model, response.status, body, fault, api_key)
         return await self._deliver(connection, request, response, fault)
+
+    async def _handle_search(self, connection: Connection, request: Request, provider: str) -> bool:
+        body = request.json()
+        form = dict(parse_qsl(request.body.decode(errors="replace"))) if not body else {}
+        query = search_query(provider, body, request.query, form)
+        key = (
+            request.headers.get("x-subscription-token")
+            if provider == "brave"
+            else _api_key(provider, request)
+        )
+        fault = search_fault(provider, query)
+        if fault == "silent":
+            self._record(request, provider, "search", None, body or form, api_key=key)
+            await connection.wait_for_hangup(self.hang_seconds)
+            return False
+        if provider != "duckduckgo" and self.api_key is not None and key != self.api_key:
+            response = search_error(provider, 401)
+        elif fault is not None:
+            response = search_error(provider, int(fault))
+        else:
+            limit = request.query.get("count") or (body or {}).get("max_results") or RESULT_COUNT
+            response = search_answer(provider, query, min(int(limit), RESULT_COUNT))
+        self._record(request, provider, "search", response.status, body or form, api_key=key)
+        return await self._deliver(connection, request, response, None)
 
     def _respond(
         self, wire: WireFormat, call: ChatCall, fault: Fault | None
@@ -285,7 +323,7 @@ class ProviderEmulator:
             return await self._deliver_stream(connection, request, response, fault)
 
         keep_alive = request.keep_alive
-        body = dumps(response.body)
+        body = response.body if isinstance(response.body, bytes) else dumps(response.body)
         if kind is FaultKind.MALFORMED and response.status == 200:
             body = b"{not json"
         if fault is None or kind not in (FaultKind.SLOW_FIRST, FaultKind.CUT, FaultKind.STALL):
