@@ -86,12 +86,11 @@ def create_app(settings: Settings | None = None):
 def _restore_quotas(quotas, telemetry) -> list:
     """Today's counts survive a restart: replay the last day of telemetry (and return it,
     to seed a shared Redis that has no counters yet)."""
-    from gateway.routing.quotas import day_start_utc
     from gateway.telemetry.history import recent_usage
     from gateway.telemetry.writer import safe_url
 
     try:
-        history = list(recent_usage(telemetry.engine, day_start_utc()))
+        history = list(recent_usage(telemetry.engine, quotas.history_since()))
     except Exception as exc:
         log.warning(
             "gateway: could not read telemetry from %s to restore quota counters (%s); "

@@ -48,7 +48,7 @@ class Settings:
     proxy_api_key: str | None
     log_level: str
     db_url: str | None = None
-    telemetry_retention_days: int = 30
+    telemetry_retention_days: int = 32  # a whole month, for monthly quotas
     redis_url: str | None = None  # shared cooldowns and quotas between instances
     redis_prefix: str = "llm-gateway"
 
@@ -65,7 +65,7 @@ class Settings:
             proxy_api_key=(env.get("PROXY_API_KEY") or "").strip() or None,
             log_level=(env.get("GATEWAY_LOG_LEVEL") or "INFO").upper(),
             db_url=(env.get("GATEWAY_DB_URL") or "").strip() or None,
-            telemetry_retention_days=int(env.get("GATEWAY_TELEMETRY_RETENTION_DAYS") or 30),
+            telemetry_retention_days=int(env.get("GATEWAY_TELEMETRY_RETENTION_DAYS") or 32),
             redis_url=(env.get("GATEWAY_REDIS_URL") or "").strip() or None,
             redis_prefix=(env.get("GATEWAY_REDIS_PREFIX") or "").strip() or "llm-gateway",
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -23,7 +23,7 @@ def _gateway(emulator, root) -> GatewayProcess:
         "groq": {
             "type": "groq",
             "api_key_env": "GROQ_API_KEY",
-            "models": {"fault-rpm5": {"rpm": 5}, "daily": {"rpd": 3}},
+            "models": {"fault-rpm5": {"rpm": 5}, "daily": {"rpd": 3}, "monthly": {"rpmonth": 2}},
         },
         "tiny": {
             "type": "groq",
@@ -38,6 +38,7 @@ def _gateway(emulator, root) -> GatewayProcess:
         "daily": {"candidates": ["groq/daily", "gemini/backup"]},
         "account": {"candidates": ["tiny/a", "tiny/b", "gemini/backup"]},
         "only-daily": {"candidates": ["groq/daily"]},
+        "monthly": {"candidates": ["groq/monthly", "gemini/backup"]},
     }
     config = write_config(root / "config", providers, virtual)
     return GatewayProcess(config, root / "data", env=provider_env(emulator))
@@ -59,15 +60,19 @@ def test_three_times_rpm_gives_zero_upstream_429s(emulator, tmp_path):
     assert emulator.count(model="fault-rpm5", status=429) == 0
 
 
-def test_daily_limit_holds_across_a_restart(emulator, tmp_path):
+def test_daily_and_monthly_limits_hold_across_a_restart(emulator, tmp_path):
     with _gateway(emulator, tmp_path) as gw:
         served = [ask(gw, "daily").json()["model"] for _ in range(4)]
+        monthly = [ask(gw, "monthly").json()["model"] for _ in range(3)]
     assert served == ["groq/daily"] * 3 + ["gemini/backup"]
+    assert monthly == ["groq/monthly"] * 2 + ["gemini/backup"]
     with _gateway(emulator, tmp_path) as gw:  # same data dir: same telemetry
         assert ask(gw, "daily").json()["model"] == "gemini/backup"
+        assert ask(gw, "monthly").json()["model"] == "gemini/backup"
         response = ask(gw, "only-daily")
         assert "restored from" in gw.log()
     assert emulator.count(model="daily") == 3
+    assert emulator.count(model="monthly") == 2
     assert response.status_code == 429
     error = response.json()["error"]
     assert error["candidates"][0]["outcome"] == "quota_exhausted"
@@ -143,3 +148,27 @@ def test_restore_replays_history():
     assert quotas.block(d) is None  # yesterday's call does not count today
     quotas.restore([UsageEvent("gemini", d.id, clock.now - 5)])
     assert quotas.block(d) is not None
+
+
+def test_monthly_limit_blocks_until_the_first_of_next_month():
+    zone = ZoneInfo("America/Los_Angeles")
+    clock = Clock(datetime(2026, 2, 27, 23, 0, tzinfo=zone))
+    d = _deployment("America/Los_Angeles", rpmonth=2)
+    quotas = QuotaTracker([d], clock)
+    assert quotas.take(d) is None
+    clock.now += 86400  # Feb 28, a new day: the month still counts
+    assert quotas.take(d) is None
+    block = quotas.take(d)
+    assert block is not None and "rpmonth 2/2 until the 1st" in block.reason
+    assert block.retry_after == pytest.approx(3600, abs=1)  # March 1st, 00:00 Pacific
+    clock.now += 3600
+    assert quotas.take(d) is None
+    assert quotas.usage(d.id)["gemini/m"]["rpmonth"] == {"used": 1, "limit": 2}
+
+
+def test_history_reaches_back_to_the_month_start_only_when_needed():
+    clock = Clock(datetime(2026, 3, 20, 12, 0, tzinfo=ZoneInfo("UTC")))
+    daily = QuotaTracker([_deployment("UTC", rpd=5)], clock)
+    monthly = QuotaTracker([_deployment("UTC", rpmonth=5)], clock)
+    assert datetime.now(UTC) - daily.history_since() < timedelta(hours=27)
+    assert monthly.history_since() == datetime(2026, 3, 1, tzinfo=UTC)

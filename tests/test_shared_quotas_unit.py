@@ -98,3 +98,16 @@ async def test_seeding_happens_once(link):
     usage = await second.snapshot(d.id)
     assert usage["gemini/m"]["rpd"] == {"used": 2, "limit": 3}
     assert usage["gemini/m"]["rpm"]["used"] == 2
+
+
+async def test_monthly_limit_is_shared_and_resets_with_the_month(link):
+    clock = Clock(datetime(2026, 4, 30, 22, 0, tzinfo=ZoneInfo("UTC")))
+    d = _deployment("UTC", rpmonth=1)
+    first, second = tracker(link, d, clock), tracker(link, d, clock)
+    assert await first.acquire(d) is None
+    block = await second.acquire(d)  # another instance: the month's one call is taken
+    assert block is not None and block.reason == "gemini/m: rpmonth 1/1 until the 1st (UTC)"
+    assert block.retry_after == pytest.approx(7200, abs=1)
+    assert (await second.snapshot(d.id))["gemini/m"]["rpmonth"] == {"used": 1, "limit": 1}
+    clock.now += 7200  # May
+    assert await second.acquire(d) is None

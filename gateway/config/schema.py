@@ -37,6 +37,9 @@ class Limits(_Strict):
     rpd: int | None = Field(default=None, ge=1, description="requests per day")
     tpm: int | None = Field(default=None, ge=1, description="tokens per minute")
     tpd: int | None = Field(default=None, ge=1, description="tokens per day")
+    rpmonth: int | None = Field(
+        default=None, ge=1, description="requests per calendar month (search providers' plans)"
+    )
 
 
 class ModelOptions(Limits):

@@ -69,6 +69,8 @@ class QuotaScope:
         self.day: object = None
         self.day_requests = 0
         self.day_tokens = 0
+        self.month: object = None
+        self.month_requests = 0
 
     def _roll(self, now: float) -> None:
         while self.minute_requests and now - self.minute_requests[0] >= MINUTE:
@@ -78,6 +80,9 @@ class QuotaScope:
         day = datetime.fromtimestamp(now, self.zone).date()
         if day != self.day:
             self.day, self.day_requests, self.day_tokens = day, 0, 0
+            month = (day.year, day.month)
+            if month != self.month:
+                self.month, self.month_requests = month, 0
 
     def block(self, now: float) -> QuotaBlock | None:
         self._roll(now)
@@ -99,12 +104,19 @@ class QuotaScope:
                 f"{self.name}: tpd {self.day_tokens}/{limits.tpd} until midnight {self.zone}",
                 self.until_midnight(now),
             )
+        if limits.rpmonth and self.month_requests >= limits.rpmonth:
+            return QuotaBlock(
+                f"{self.name}: rpmonth {self.month_requests}/{limits.rpmonth} until the 1st "
+                f"({self.zone})",
+                self.until_next_month(now),
+            )
         return None
 
     def add_request(self, now: float) -> None:
         self._roll(now)
         self.minute_requests.append(now)
         self.day_requests += 1
+        self.month_requests += 1
 
     def add_tokens(self, now: float, tokens: int) -> None:
         self._roll(now)
@@ -120,11 +132,25 @@ class QuotaScope:
             "tpm": {"used": sum(t for _, t in self.minute_tokens), "limit": limits.tpm},
             "rpd": {"used": self.day_requests, "limit": limits.rpd},
             "tpd": {"used": self.day_tokens, "limit": limits.tpd},
+            "rpmonth": {"used": self.month_requests, "limit": limits.rpmonth},
         }
 
     def day_of(self, now: float) -> str:
         """The current day in this scope's reset time zone, as `YYYY-MM-DD`."""
         return datetime.fromtimestamp(now, self.zone).date().isoformat()
+
+    def month_of(self, now: float) -> str:
+        """The current month in this scope's reset time zone, as `YYYY-MM`."""
+        return datetime.fromtimestamp(now, self.zone).strftime("%Y-%m")
+
+    def month_start(self, now: float) -> datetime:
+        local = datetime.fromtimestamp(now, self.zone)
+        return datetime(local.year, local.month, 1, tzinfo=self.zone)
+
+    def until_next_month(self, now: float) -> float:
+        start = self.month_start(now)
+        following = (start + timedelta(days=32)).replace(day=1)
+        return max(1.0, following.timestamp() - now)
 
     def until_midnight(self, now: float) -> float:
         local = datetime.fromtimestamp(now, self.zone)
@@ -164,6 +190,17 @@ class QuotaTracker:
         if block is None:
             self.count_request(deployment)
         return block
+
+    def history_since(self) -> datetime:
+        """How far back telemetry must be replayed: the current day in every zone, or the
+        current month where a scope has a monthly limit."""
+        since = day_start_utc()
+        now = self._clock()
+        for scopes in self._scopes.values():
+            for scope in scopes:
+                if scope.limits.rpmonth:
+                    since = min(since, scope.month_start(now).astimezone(UTC))
+        return since
 
     def scopes(self, deployment_id: str) -> list[QuotaScope]:
         """The limited scopes a call to this route counts against (provider, then model)."""
@@ -210,7 +247,7 @@ class QuotaTracker:
 
 
 def _any(limits: Limits) -> bool:
-    return any((limits.rpm, limits.rpd, limits.tpm, limits.tpd))
+    return any((limits.rpm, limits.rpd, limits.tpm, limits.tpd, limits.rpmonth))
 
 
 def day_start_utc(hours_back: float = 26.0) -> datetime:

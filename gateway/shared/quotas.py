@@ -1,8 +1,9 @@
 """Quota counters shared between instances, checked and counted atomically in Redis.
 
-Each limited scope (a provider account or a model) has four keys: the last minute's
-requests and tokens (sorted sets scored by time, trimmed as they age) and the day's request
-and token totals (one key per day in the scope's reset time zone, so midnight needs no job).
+Each limited scope (a provider account or a model) has five keys: the last minute's
+requests and tokens (sorted sets scored by time, trimmed as they age), the day's request and
+token totals and the month's requests (one key per day or month in the scope's reset time
+zone, so midnight needs no job).
 Taking a call from a route's quotas is one Lua script: every scope is checked, and only when
 all have room is the call counted in all of them, so two instances can never both take the
 last call of a minute. Tokens are added when an attempt finishes, off the request path.
@@ -30,22 +31,23 @@ log = logging.getLogger("gateway.shared")
 
 # Day totals outlive their day by a day, for any time zone.
 DAY_KEY_TTL_SECONDS = 2 * 24 * 3600
+MONTH_KEY_TTL_SECONDS = 33 * 24 * 3600
 MINUTE_KEY_TTL_SECONDS = 2 * int(MINUTE)
 # Set by the first instance that seeds Redis from its telemetry, so later ones do not count
 # the same history twice.
 SEEDED_TTL_SECONDS = 26 * 3600
 
-# KEYS: per scope [requests zset, tokens zset, day requests, day tokens]
-# ARGV: now, member, then per scope [rpm, tpm, rpd, tpd] (0 = no limit)
+# KEYS: per scope [requests zset, tokens zset, day requests, day tokens, month requests]
+# ARGV: now, member, then per scope [rpm, tpm, rpd, tpd, rpmonth] (0 = no limit)
 # Returns {0} when counted, else {scope number, window, used, seconds until room}.
 _ACQUIRE = """
 local now = tonumber(ARGV[1])
-local scopes = #KEYS / 4
+local scopes = #KEYS / 5
 for i = 0, scopes - 1 do
-  local requests, tokens = KEYS[4*i+1], KEYS[4*i+2]
-  local day_requests, day_tokens = KEYS[4*i+3], KEYS[4*i+4]
-  local rpm, tpm = tonumber(ARGV[3+4*i]), tonumber(ARGV[4+4*i])
-  local rpd, tpd = tonumber(ARGV[5+4*i]), tonumber(ARGV[6+4*i])
+  local requests, tokens = KEYS[5*i+1], KEYS[5*i+2]
+  local day_requests, day_tokens, month_requests = KEYS[5*i+3], KEYS[5*i+4], KEYS[5*i+5]
+  local rpm, tpm = tonumber(ARGV[3+5*i]), tonumber(ARGV[4+5*i])
+  local rpd, tpd, rpmonth = tonumber(ARGV[5+5*i]), tonumber(ARGV[6+5*i]), tonumber(ARGV[7+5*i])
   redis.call('ZREMRANGEBYSCORE', requests, '-inf', now - 60)
   redis.call('ZREMRANGEBYSCORE', tokens, '-inf', now - 60)
   if rpm > 0 then
@@ -73,15 +75,27 @@ for i = 0, scopes - 1 do
     local used = tonumber(redis.call('GET', day_tokens) or '0')
     if used >= tpd then return {i + 1, 'tpd', used, '0'} end
   end
+  if rpmonth > 0 then
+    local used = tonumber(redis.call('GET', month_requests) or '0')
+    if used >= rpmonth then return {i + 1, 'rpmonth', used, '0'} end
+  end
 end
 for i = 0, scopes - 1 do
-  redis.call('ZADD', KEYS[4*i+1], now, ARGV[2])
-  redis.call('EXPIRE', KEYS[4*i+1], MINUTE_TTL)
-  redis.call('INCR', KEYS[4*i+3])
-  redis.call('EXPIRE', KEYS[4*i+3], DAY_TTL)
+  redis.call('ZADD', KEYS[5*i+1], now, ARGV[2])
+  redis.call('EXPIRE', KEYS[5*i+1], MINUTE_TTL)
+  redis.call('INCR', KEYS[5*i+3])
+  redis.call('EXPIRE', KEYS[5*i+3], DAY_TTL)
+  redis.call('INCR', KEYS[5*i+5])
+  redis.call('EXPIRE', KEYS[5*i+5], MONTH_TTL)
 end
 return {0}
-""".replace("MINUTE_TTL", str(MINUTE_KEY_TTL_SECONDS)).replace("DAY_TTL", str(DAY_KEY_TTL_SECONDS))
+"""
+for _name, _seconds in (
+    ("MINUTE_TTL", MINUTE_KEY_TTL_SECONDS),
+    ("MONTH_TTL", MONTH_KEY_TTL_SECONDS),
+    ("DAY_TTL", DAY_KEY_TTL_SECONDS),
+):
+    _ACQUIRE = _ACQUIRE.replace(_name, str(_seconds))
 
 
 class SharedQuotaTracker:
@@ -107,6 +121,7 @@ class SharedQuotaTracker:
             keys += self._keys(scope, now)
             limits = scope.limits
             args += [limits.rpm or 0, limits.tpm or 0, limits.rpd or 0, limits.tpd or 0]
+            args.append(limits.rpmonth or 0)
         try:
             result = await self._acquire(keys=keys, args=args)
         except (RedisError, OSError) as exc:
@@ -124,6 +139,11 @@ class SharedQuotaTracker:
                 f"{scope.name}: {window} {used}/{limit} until midnight {scope.zone}",
                 scope.until_midnight(now),
             )
+        if window == "rpmonth":
+            return QuotaBlock(
+                f"{scope.name}: rpmonth {used}/{limit} until the 1st ({scope.zone})",
+                scope.until_next_month(now),
+            )
         return QuotaBlock(f"{scope.name}: {window} {used}/{limit}", max(0.0, float(result[3])))
 
     def record(self, record: AttemptRecord) -> None:
@@ -139,7 +159,7 @@ class SharedQuotaTracker:
         try:
             async with self.link.client.pipeline(transaction=False) as pipe:
                 for scope in scopes:
-                    _, minute_tokens, _, day_tokens = self._keys(scope, now)
+                    _, minute_tokens, _, day_tokens, _ = self._keys(scope, now)
                     pipe.zadd(minute_tokens, {f"{uuid.uuid4().hex}:{tokens}": now})
                     pipe.expire(minute_tokens, MINUTE_KEY_TTL_SECONDS)
                     pipe.incrby(day_tokens, tokens)
@@ -156,19 +176,20 @@ class SharedQuotaTracker:
         try:
             async with self.link.client.pipeline(transaction=False) as pipe:
                 for scope in scopes:
-                    requests, tokens, day_requests, day_tokens = self._keys(scope, now)
+                    requests, tokens, day_requests, day_tokens, month = self._keys(scope, now)
                     pipe.zcount(requests, f"({now - MINUTE}", "+inf")
                     pipe.zrangebyscore(tokens, f"({now - MINUTE}", "+inf")
                     pipe.get(day_requests)
                     pipe.get(day_tokens)
+                    pipe.get(month)
                 replies = await pipe.execute()
         except (RedisError, OSError) as exc:
             self.link.failed(exc)
             return self.local.usage(deployment_id)
         usage: Usage = {}
         for index, scope in enumerate(scopes):
-            minute_requests, minute_tokens, day_requests, day_tokens = replies[
-                4 * index : 4 * index + 4
+            minute_requests, minute_tokens, day_requests, day_tokens, month_requests = replies[
+                5 * index : 5 * index + 5
             ]
             limits = scope.limits
             usage[scope.name] = {
@@ -176,6 +197,7 @@ class SharedQuotaTracker:
                 "tpm": {"used": sum(_tokens_of(m) for m in minute_tokens), "limit": limits.tpm},
                 "rpd": {"used": int(day_requests or 0), "limit": limits.rpd},
                 "tpd": {"used": int(day_tokens or 0), "limit": limits.tpd},
+                "rpmonth": {"used": int(month_requests or 0), "limit": limits.rpmonth},
             }
         return usage
 
@@ -193,7 +215,13 @@ class SharedQuotaTracker:
             async with self.link.client.pipeline(transaction=False) as pipe:
                 for event in events:
                     for scope in self.local.scopes(event.model):
-                        requests, tokens, day_requests, day_tokens = self._keys(scope, event.ts)
+                        requests, tokens, day_requests, day_tokens, month = self._keys(
+                            scope, event.ts
+                        )
+                        if scope.month_of(event.ts) != scope.month_of(now):
+                            continue
+                        pipe.incr(month)
+                        pipe.expire(month, MONTH_KEY_TTL_SECONDS)
                         if scope.day_of(event.ts) != scope.day_of(now):
                             continue
                         pipe.incr(day_requests)
@@ -235,6 +263,7 @@ class SharedQuotaTracker:
             self.link.key("quota", scope.name, "minute-tokens"),
             self.link.key("quota", scope.name, "day-requests", day),
             self.link.key("quota", scope.name, "day-tokens", day),
+            self.link.key("quota", scope.name, "month-requests", scope.month_of(now)),
         ]
 
 

@@ -65,7 +65,7 @@ class TelemetryWriter:
         self,
         url: str,
         *,
-        retention_days: int = 30,
+        retention_days: int = 32,
         batch_size: int = 500,
         flush_interval: float = 0.5,
         max_queue: int = 100_000,
