@@ -47,8 +47,14 @@ async def search_duckduckgo(
             found = await asyncio.to_thread(engine.search, query)
     except (TimeoutError, TimeoutException):
         raise UpstreamFailure(FailureKind.TIMEOUT, f"no answer within {timeout:g}s") from None
+    except UpstreamFailure:
+        raise
     except DDGSException as exc:  # ddgs wraps every transport error in it
         raise UpstreamFailure(FailureKind.CONNECTION, f"DuckDuckGo: {exc}") from None
+    except Exception as exc:  # a page its parser cannot read: try the next provider
+        raise UpstreamFailure(
+            FailureKind.SERVER_ERROR, f"DuckDuckGo's page could not be read ({type(exc).__name__})"
+        ) from None
     return [
         {"title": r.title, "url": r.href, "snippet": r.body} for r in (found or [])[:max_results]
     ]

@@ -120,8 +120,8 @@ class SharedQuotaTracker:
         for scope in scopes:
             keys += self._keys(scope, now)
             limits = scope.limits
-            args += [limits.rpm or 0, limits.tpm or 0, limits.rpd or 0, limits.tpd or 0]
-            args.append(limits.rpmonth or 0)
+            windows = (limits.rpm, limits.tpm, limits.rpd, limits.tpd, limits.rpmonth)
+            args += [limit or 0 for limit in windows]
         try:
             result = await self._acquire(keys=keys, args=args)
         except (RedisError, OSError) as exc:
