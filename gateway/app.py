@@ -84,13 +84,20 @@ def create_app(settings: Settings | None = None):
 
 
 def _restore_quotas(quotas, telemetry) -> list:
-    """Today's counts survive a restart: replay the last day of telemetry (and return it,
-    to seed a shared Redis that has no counters yet)."""
+    """Today's (and this month's) counts survive a restart: replay the last day of telemetry,
+    and the month for routes with a monthly limit (and return it, to seed a shared Redis that
+    has no counters yet)."""
+    from gateway.routing.quotas import day_start_utc
     from gateway.telemetry.history import recent_usage
     from gateway.telemetry.writer import safe_url
 
     try:
-        history = list(recent_usage(telemetry.engine, quotas.history_since()))
+        day_since = day_start_utc()
+        history = recent_usage(telemetry.engine, day_since)
+        if (monthly := quotas.monthly_history()) is not None:
+            month_since, routes = monthly
+            earlier = recent_usage(telemetry.engine, month_since, until=day_since, models=routes)
+            history = earlier + history
     except Exception as exc:
         log.warning(
             "gateway: could not read telemetry from %s to restore quota counters (%s); "

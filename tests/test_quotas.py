@@ -7,11 +7,14 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from sqlalchemy import create_engine
 
 from gateway.catalog import Deployment
 from gateway.config import Limits, ModelOptions
 from gateway.providers import PROVIDER_TYPES
 from gateway.routing.quotas import QuotaTracker, UsageEvent
+from gateway.telemetry.schema import attempts, metadata
+from gateway.telemetry.writer import database_url
 from tests.conftest import provider_env
 from tests.gateway_process import GatewayProcess, write_config
 
@@ -23,7 +26,12 @@ def _gateway(emulator, root) -> GatewayProcess:
         "groq": {
             "type": "groq",
             "api_key_env": "GROQ_API_KEY",
-            "models": {"fault-rpm5": {"rpm": 5}, "daily": {"rpd": 3}, "monthly": {"rpmonth": 2}},
+            "models": {
+                "fault-rpm5": {"rpm": 5},
+                "daily": {"rpd": 3},
+                "monthly": {"rpmonth": 2},
+                "monthly-old": {"rpmonth": 2},
+            },
         },
         "tiny": {
             "type": "groq",
@@ -39,6 +47,7 @@ def _gateway(emulator, root) -> GatewayProcess:
         "account": {"candidates": ["tiny/a", "tiny/b", "gemini/backup"]},
         "only-daily": {"candidates": ["groq/daily"]},
         "monthly": {"candidates": ["groq/monthly", "gemini/backup"]},
+        "monthly-old": {"candidates": ["groq/monthly-old", "gemini/backup"]},
     }
     config = write_config(root / "config", providers, virtual)
     return GatewayProcess(config, root / "data", env=provider_env(emulator))
@@ -166,9 +175,38 @@ def test_monthly_limit_blocks_until_the_first_of_next_month():
     assert quotas.usage(d.id)["gemini/m"]["rpmonth"] == {"used": 1, "limit": 2}
 
 
-def test_history_reaches_back_to_the_month_start_only_when_needed():
+def test_history_reaches_back_to_the_month_start_only_where_needed():
     clock = Clock(datetime(2026, 3, 20, 12, 0, tzinfo=ZoneInfo("UTC")))
-    daily = QuotaTracker([_deployment("UTC", rpd=5)], clock)
-    monthly = QuotaTracker([_deployment("UTC", rpmonth=5)], clock)
-    assert datetime.now(UTC) - daily.history_since() < timedelta(hours=27)
-    assert monthly.history_since() == datetime(2026, 3, 1, tzinfo=UTC)
+    assert QuotaTracker([_deployment("UTC", rpd=5)], clock).monthly_history() is None
+    monthly = QuotaTracker([_deployment("America/Los_Angeles", rpmonth=5)], clock)
+    start = datetime(2026, 3, 1, tzinfo=ZoneInfo("America/Los_Angeles")).astimezone(UTC)
+    assert monthly.monthly_history() == (start, ["gemini/m"])
+
+
+def test_monthly_limit_counts_calls_older_than_a_day(emulator, tmp_path):
+    """Startup replays the month's telemetry for routes with a monthly limit, not just the
+    last day's (on the 1st and 2nd of a month the rows fall inside the day anyway)."""
+    now = datetime.now(UTC)
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    when = max(month_start + timedelta(minutes=1), now - timedelta(days=2))
+    engine = create_engine(database_url(None, tmp_path / "data"))
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        for n in range(2):
+            connection.execute(
+                attempts.insert().values(
+                    ts=when,
+                    request_id=f"old-{n}",
+                    provider="groq",
+                    model="groq/monthly-old",
+                    attempt=1,
+                    outcome="success",
+                    stream=False,
+                )
+            )
+    engine.dispose()
+    before = emulator.count(model="monthly-old")
+    with _gateway(emulator, tmp_path) as gw:
+        response = ask(gw, "monthly-old")
+    assert response.json()["model"] == "gemini/backup"
+    assert emulator.count(model="monthly-old") == before

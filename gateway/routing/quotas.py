@@ -191,16 +191,19 @@ class QuotaTracker:
             self.count_request(deployment)
         return block
 
-    def history_since(self) -> datetime:
-        """How far back telemetry must be replayed: the current day in every zone, or the
-        current month where a scope has a monthly limit."""
-        since = day_start_utc()
+    def monthly_history(self) -> tuple[datetime, list[str]] | None:
+        """Routes with a monthly limit need telemetry from the month's start, not just the
+        last day: since when, and which routes (None when no limit is monthly)."""
         now = self._clock()
-        for scopes in self._scopes.values():
-            for scope in scopes:
-                if scope.limits.rpmonth:
-                    since = min(since, scope.month_start(now).astimezone(UTC))
-        return since
+        since: datetime | None = None
+        routes = []
+        for deployment_id, scopes in self._scopes.items():
+            starts = [s.month_start(now) for s in scopes if s.limits.rpmonth]
+            if starts:
+                routes.append(deployment_id)
+                earliest = min(starts).astimezone(UTC)
+                since = earliest if since is None else min(since, earliest)
+        return (since, routes) if since is not None else None
 
     def scopes(self, deployment_id: str) -> list[QuotaScope]:
         """The limited scopes a call to this route counts against (provider, then model)."""

@@ -10,8 +10,15 @@ from gateway.routing.quotas import UsageEvent
 from gateway.telemetry.schema import attempts
 
 
-def recent_usage(engine: Engine, since: datetime) -> list[UsageEvent]:
-    """Every upstream call since `since`, oldest first (each row is one call)."""
+def recent_usage(
+    engine: Engine,
+    since: datetime,
+    *,
+    until: datetime | None = None,
+    models: list[str] | None = None,
+) -> list[UsageEvent]:
+    """Every upstream call since `since` (and before `until`, to routes in `models` when
+    given), oldest first; each row is one call."""
     query = (
         select(
             attempts.c.provider,
@@ -23,6 +30,10 @@ def recent_usage(engine: Engine, since: datetime) -> list[UsageEvent]:
         .where(attempts.c.ts >= since)
         .order_by(attempts.c.ts)
     )
+    if until is not None:
+        query = query.where(attempts.c.ts < until)
+    if models is not None:
+        query = query.where(attempts.c.model.in_(models))
     with engine.connect() as connection:
         return [
             UsageEvent(
