@@ -52,8 +52,8 @@ def create_app(settings: Settings | None = None):
     db_url = database_url(settings.db_url, settings.data_dir)
     telemetry = TelemetryWriter(db_url, retention_days=settings.telemetry_retention_days)
     cooldowns = CooldownTracker()
-    limited = [*catalog.usable_deployments, *catalog.search_deployments]
-    quotas = local_quotas = QuotaTracker(limited)
+    routes = [*catalog.usable_deployments, *(d for d in catalog.search_deployments if d.usable)]
+    quotas = local_quotas = QuotaTracker(routes)
     history = _restore_quotas(local_quotas, telemetry)
     sharing = None
     if settings.redis_url:

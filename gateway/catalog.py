@@ -7,11 +7,12 @@ request path only looks things up.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from gateway.config import ConfigError, GatewayConfig, Limits, ModelOptions
 from gateway.config.loader import VIRTUAL_MODELS_FILE
+from gateway.config.schema import ProviderConfig, SearchProviderConfig
 from gateway.providers import PROVIDER_TYPES, SEARCH_PROVIDER_TYPES, ProviderType
 from gateway.rankings import Rankings, load_rankings
 
@@ -114,29 +115,10 @@ def build_catalog(
 ) -> Catalog:
     catalog = Catalog()
     for provider_name, provider in config.providers.providers.items():
-        provider_type = PROVIDER_TYPES[provider.type]
-        endpoint = provider_type.resolve_endpoint(
-            env, yaml_api_base=provider.api_base, yaml_api_key_env=provider.api_key_env
-        )
-        problem = endpoint.problem
-        if not provider.enabled:
-            problem = "disabled in providers.yaml"
+        make = _deployments_of(provider_name, provider, PROVIDER_TYPES[provider.type], env)
         for model_id, options in provider.models.items():
-            deployment_id = f"{provider_name}/{model_id}"
-            catalog.deployments[deployment_id] = Deployment(
-                id=deployment_id,
-                provider=provider_name,
-                provider_type=provider_type,
-                model_id=model_id,
-                api_base=endpoint.api_base,
-                api_key_env=endpoint.api_key_env,
-                options=options,
-                provider_limits=provider.limits,
-                timeout=provider.timeout,
-                problem=problem,
-                g4f_provider=provider.g4f_provider,
-                daily_reset=provider.daily_reset or provider_type.daily_reset,
-            )
+            deployment = make(model_id, options, g4f_provider=provider.g4f_provider)
+            catalog.deployments[deployment.id] = deployment
     catalog.search = _search_chain(config, env)
     for name, virtual in config.virtual_models.virtual_models.items():
         refs = virtual.candidates
@@ -159,31 +141,45 @@ def build_catalog(
     return catalog
 
 
-def _search_chain(config: GatewayConfig, env: Mapping[str, str]) -> Chain | None:
-    search = config.providers.search
-    if not search:
-        return None
-    candidates = []
-    for name, provider in search.items():
-        provider_type = SEARCH_PROVIDER_TYPES[provider.type]
-        endpoint = provider_type.resolve_endpoint(
-            env, yaml_api_base=provider.api_base, yaml_api_key_env=provider.api_key_env
-        )
-        problem = "disabled in providers.yaml" if not provider.enabled else endpoint.problem
-        deployment = Deployment(
-            id=f"{name}/{SEARCH_MODEL}",
+def _deployments_of(
+    name: str,
+    account: ProviderConfig | SearchProviderConfig,
+    provider_type: ProviderType,
+    env: Mapping[str, str],
+) -> Callable[..., Deployment]:
+    """A maker of this account's deployments, its endpoint and usability resolved once."""
+    endpoint = provider_type.resolve_endpoint(
+        env, yaml_api_base=account.api_base, yaml_api_key_env=account.api_key_env
+    )
+    problem = "disabled in providers.yaml" if not account.enabled else endpoint.problem
+
+    def make(model_id: str, options: ModelOptions, **extra: str | None) -> Deployment:
+        return Deployment(
+            id=f"{name}/{model_id}",
             provider=name,
             provider_type=provider_type,
-            model_id=SEARCH_MODEL,
+            model_id=model_id,
             api_base=endpoint.api_base,
             api_key_env=endpoint.api_key_env,
-            options=ModelOptions(),
-            provider_limits=provider.limits,
-            timeout=provider.timeout,
+            options=options,
+            provider_limits=account.limits,
+            timeout=account.timeout,
             problem=problem,
-            daily_reset=provider.daily_reset or provider_type.daily_reset,
+            daily_reset=account.daily_reset or provider_type.daily_reset,
+            **extra,
         )
-        candidates.append(Candidate(deployment.id, deployment, problem))
+
+    return make
+
+
+def _search_chain(config: GatewayConfig, env: Mapping[str, str]) -> Chain | None:
+    if not config.providers.search:
+        return None
+    candidates = []
+    for name, provider in config.providers.search.items():
+        make = _deployments_of(name, provider, SEARCH_PROVIDER_TYPES[provider.type], env)
+        deployment = make(SEARCH_MODEL, ModelOptions())
+        candidates.append(Candidate(deployment.id, deployment, deployment.problem))
     return Chain(
         name=SEARCH_CHAIN,
         candidates=tuple(candidates),

@@ -14,18 +14,6 @@ ProviderType = Literal["groq", "gemini", "github", "cloudflare", "g4f", "openai_
 SearchProviderType = Literal["duckduckgo", "brave", "tavily"]
 
 
-def _known_time_zone(value: str | None) -> str | None:
-    if value is not None:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            example = "e.g. UTC, America/Los_Angeles"
-            raise ValueError(f"unknown time zone {value!r} ({example})") from None
-    return value
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -49,10 +37,9 @@ class ModelOptions(Limits):
     max_output_tokens: int | None = Field(default=None, ge=1)
 
 
-class ProviderConfig(_Strict):
-    """One upstream account: its wire type, where it lives, its key and its models."""
+class _Account(_Strict):
+    """What every upstream account has: where it lives, its key, its limits and timeout."""
 
-    type: ProviderType
     api_base: str | None = None
     api_key_env: str | None = None
     enabled: bool = True
@@ -63,6 +50,26 @@ class ProviderConfig(_Strict):
         description="time zone whose midnight resets daily quotas (default: the provider "
         "type's, e.g. America/Los_Angeles for Gemini, UTC otherwise)",
     )
+
+    @field_validator("daily_reset", mode="after")
+    @classmethod
+    def _known_time_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"unknown time zone {value!r} (e.g. UTC, America/Los_Angeles)"
+                ) from None
+        return value
+
+
+class ProviderConfig(_Account):
+    """One chat account: its wire type and its models, besides what every account has."""
+
+    type: ProviderType
     g4f_provider: str | None = Field(
         default=None, description="g4f provider class name, e.g. PollinationsAI (type g4f only)"
     )
@@ -80,8 +87,6 @@ class ProviderConfig(_Strict):
             return {key: ({} if options is None else options) for key, options in value.items()}
         return value
 
-    _known_time_zone = field_validator("daily_reset", mode="after")(_known_time_zone)
-
     @field_validator("models", mode="after")
     @classmethod
     def _at_least_one_model(cls, value: dict[str, ModelOptions]) -> dict[str, ModelOptions]:
@@ -90,18 +95,10 @@ class ProviderConfig(_Strict):
         return value
 
 
-class SearchProviderConfig(_Strict):
+class SearchProviderConfig(_Account):
     """One web-search provider under `search:` in providers.yaml; tried in the listed order."""
 
     type: SearchProviderType
-    api_base: str | None = None
-    api_key_env: str | None = None
-    enabled: bool = True
-    limits: Limits = Field(default_factory=Limits)
-    timeout: float | None = Field(default=None, gt=0, description="seconds per search call")
-    daily_reset: str | None = Field(default=None, description="time zone of the daily reset")
-
-    _known_time_zone = field_validator("daily_reset", mode="after")(_known_time_zone)
 
 
 class ProvidersFile(_Strict):
