@@ -107,7 +107,7 @@ def _check_database(settings: Settings) -> Finding:
 def _check_redis(url: str) -> Finding:
     import redis
 
-    from gateway.shared.link import safe_redis_url
+    from gateway.redact import hide_password
 
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
@@ -117,10 +117,10 @@ def _check_redis(url: str) -> Finding:
         return Finding(
             "warn",
             "shared state",
-            f"{safe_redis_url(url)}: {type(exc).__name__}",
+            f"{hide_password(url)}: {type(exc).__name__}",
             "check GATEWAY_REDIS_URL (each instance keeps its own cooldowns and quotas meanwhile)",
         )
-    return Finding("ok", "shared state", f"cooldowns and quotas shared via {safe_redis_url(url)}")
+    return Finding("ok", "shared state", f"cooldowns and quotas shared via {hide_password(url)}")
 
 
 async def _probe(catalog) -> list[Finding]:

@@ -7,6 +7,7 @@ import litellm
 import pytest
 
 from gateway.litellm_glue.errors import classify
+from gateway.redact import hide_password
 from gateway.routing.failures import FailureKind
 
 
@@ -79,3 +80,17 @@ def test_messages_lose_litellm_decoration_and_secrets(monkeypatch):
 def test_github_413_tokens_limit_is_a_context_window_error():
     exc = litellm.APIError(413, "tokens_limit_reached", **COMMON)
     assert classify(exc).kind is FailureKind.CONTEXT_WINDOW
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql+psycopg://x:pw@127.0.0.1:1/db", "postgresql+psycopg://x:***@127.0.0.1:1/db"),
+        ("redis://:secret@[::1]:6379/0", "redis://:***@[::1]:6379/0"),
+        ("rediss://user:p%40ss@cache:6380/1?ssl=1", "rediss://user:***@cache:6380/1?ssl=1"),
+        ("sqlite:////data/telemetry.db", "sqlite:////data/telemetry.db"),
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+    ],
+)
+def test_connection_urls_lose_their_password(url, shown):
+    assert hide_password(url) == shown

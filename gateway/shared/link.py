@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as redis
+
+from gateway.redact import hide_password
 
 log = logging.getLogger("gateway.shared")
 
@@ -15,16 +16,6 @@ log = logging.getLogger("gateway.shared")
 RETRY_SECONDS = 5.0
 # Short, since every quota check waits for Redis: a slow Redis is treated as a dead one.
 SOCKET_TIMEOUT_SECONDS = 0.5
-
-
-def safe_redis_url(url: str) -> str:
-    """The URL without its password, for logs and `/stats`."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class RedisLink:
@@ -74,7 +65,7 @@ class RedisLink:
 
     @property
     def safe_url(self) -> str:
-        return safe_redis_url(self.url)
+        return hide_password(self.url)
 
     def status(self) -> dict[str, object]:
         state = {None: "connecting", True: "up", False: "down"}[self.up]

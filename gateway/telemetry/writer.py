@@ -17,9 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, delete, event
-from sqlalchemy.engine import make_url
 
-from gateway.redact import redact
+from gateway.redact import hide_password, redact
 from gateway.telemetry.records import AttemptRecord
 from gateway.telemetry.schema import attempts, metadata
 
@@ -57,7 +56,7 @@ def make_engine(url: str) -> Engine:
 
 def safe_url(url: str) -> str:
     """The URL for logs: password hidden."""
-    return make_url(url).render_as_string(hide_password=True)
+    return hide_password(url)
 
 
 class TelemetryWriter:
