@@ -36,6 +36,8 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Ours vs stock LiteLLM, Portkey and MLflow on one emulator. The peers install on first use into
+# ~/.cache/free-llm-gateway/bench-peers (npm, own venv); BENCH_ARGS=--no-peers leaves them out.
 bench: install
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 

@@ -1,23 +1,27 @@
-"""Build the ASGI app: LiteLLM's proxy app with the generated config, our routes in front.
+"""Build the ASGI app: the gateway's own route table, and LiteLLM's proxy app behind it only
+for the route groups `GATEWAY_LITELLM_ROUTES` opens.
 
-Import order matters: the environment (offline defaults, `.env`) must be in place and the
-LiteLLM config written before `litellm.proxy.proxy_server` is imported.
+Import order matters: the environment (offline defaults, `.env`) must be in place before
+LiteLLM is imported, and the LiteLLM config written before its proxy server is.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from gateway.catalog import Catalog, build_catalog
-from gateway.config import load_config
+from gateway.config import ConfigError, load_config
 from gateway.settings import Settings, load_environment
 
 log = logging.getLogger("gateway")
 
 
-def create_app(settings: Settings | None = None):
+def create_app(settings: Settings | None = None) -> Starlette:
     load_environment()
     settings = settings or Settings.from_env()
     config = load_config(settings.config_dir)
@@ -32,25 +36,35 @@ def create_app(settings: Settings | None = None):
         write_litellm_config(litellm_config, settings.generated_dir)
     )
 
-    from gateway.litellm_glue.proxy import load_proxy_app
-
-    proxy = load_proxy_app()
-    app = proxy.app
-
     from gateway.api.auth import APIKeyMiddleware
-    from gateway.api.routes import gateway_routes
+    from gateway.api.routes import EXCEPTION_HANDLERS, gateway_routes
     from gateway.health import HealthChecker
     from gateway.litellm_glue.engine import LiteLLMEngine
     from gateway.litellm_glue.g4f_handler import configure_g4f
+    from gateway.litellm_glue.proxy import (
+        OpenedLiteLLMRoutes,
+        UnknownRouteGroup,
+        load_proxy,
+        route_prefixes,
+    )
+    from gateway.litellm_glue.router import build_router
     from gateway.routing.chain import ChainRunner
     from gateway.routing.cooldowns import CooldownTracker
     from gateway.routing.quotas import QuotaTracker
     from gateway.state import GatewayState
+    from gateway.telemetry.response_store import ResponseStore
     from gateway.telemetry.writer import TelemetryWriter, database_url
 
+    try:
+        opened = route_prefixes(settings.litellm_routes)
+    except UnknownRouteGroup as exc:
+        raise ConfigError(str(exc)) from None
     configure_g4f(catalog, settings.data_dir)
+    router = build_router(litellm_config)
+    proxy = load_proxy() if opened else None
     db_url = database_url(settings.db_url, settings.data_dir)
     telemetry = TelemetryWriter(db_url, retention_days=settings.telemetry_retention_days)
+    responses = ResponseStore(telemetry, retention_days=settings.responses_retention_days)
     cooldowns = CooldownTracker()
     routes = [*catalog.usable_deployments, *(d for d in catalog.search_deployments if d.usable)]
     quotas = local_quotas = QuotaTracker(routes)
@@ -64,21 +78,49 @@ def create_app(settings: Settings | None = None):
         )
         quotas = sharing.quotas
     health = HealthChecker(catalog, config.routing.health_check_interval)
-    # Starlette matches routes in order: ours must come before LiteLLM's routes of the same path.
-    app.router.routes[0:0] = gateway_routes()
-    app.add_middleware(APIKeyMiddleware, api_key=settings.proxy_api_key)
+
+    @asynccontextmanager
+    async def lifespan(app_: Starlette):
+        async with AsyncExitStack() as stack:
+            if proxy is not None:
+                # LiteLLM's own startup: its Router, database and hooks for its routes.
+                await stack.enter_async_context(proxy.app.router.lifespan_context(proxy.app))
+                if dropped := proxy.drop_idle_hooks():
+                    log.debug("gateway: unregistered idle LiteLLM proxy hooks %s", dropped)
+            telemetry.start()
+            health.start()
+            if sharing is not None:
+                await sharing.start()
+            try:
+                yield
+            finally:
+                await health.close()
+                if sharing is not None:
+                    await sharing.close()
+                await responses.close()
+                await telemetry.close()
+
+    app = Starlette(
+        routes=gateway_routes(),
+        middleware=[Middleware(APIKeyMiddleware, api_key=settings.proxy_api_key)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    # A path none of the gateway's routes serves: LiteLLM's proxy for opened groups, else
+    # a JSON 404.
+    app.router.default = OpenedLiteLLMRoutes(proxy, opened)
     app.state.gateway = GatewayState(
         settings=settings,
         config=config,
         catalog=catalog,
         runner=ChainRunner(config.routing, cooldowns, quotas, health),
-        engine=LiteLLMEngine(proxy.router),
+        engine=LiteLLMEngine(router),
         telemetry=telemetry,
         quotas=quotas,
+        responses=responses,
         health=health,
         sharing=sharing,
     )
-    _run_with_lifespan(app, proxy, telemetry, health, sharing)
     _log_startup(settings, catalog)
     return app
 
@@ -111,32 +153,6 @@ def _restore_quotas(quotas, telemetry) -> list:
     return history
 
 
-def _run_with_lifespan(app, proxy, telemetry, health, sharing) -> None:
-    """Start the gateway's background work inside LiteLLM's own lifespan (once it has
-    registered its hooks, so the idle ones can go), and flush telemetry when the server
-    stops."""
-    proxy_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app_):
-        async with proxy_lifespan(app_) as state:
-            if dropped := proxy.drop_idle_hooks():
-                log.debug("gateway: unregistered idle LiteLLM proxy hooks %s", dropped)
-            telemetry.start()
-            health.start()
-            if sharing is not None:
-                await sharing.start()
-            try:
-                yield state
-            finally:
-                await health.close()
-                if sharing is not None:
-                    await sharing.close()
-                await telemetry.close()
-
-    app.router.lifespan_context = lifespan
-
-
 def _log_startup(settings: Settings, catalog: Catalog) -> None:
     usable = len(catalog.usable_deployments)
     log.info(
@@ -146,6 +162,11 @@ def _log_startup(settings: Settings, catalog: Catalog) -> None:
         len(catalog.deployments),
         settings.config_dir,
     )
+    if settings.litellm_routes:
+        log.info(
+            "gateway: LiteLLM proxy routes open for %s (GATEWAY_LITELLM_ROUTES)",
+            ", ".join(settings.litellm_routes),
+        )
     if usable == 0:
         log.warning("gateway: no provider is usable; run `gateway models` to see why")
     if settings.proxy_api_key is None:

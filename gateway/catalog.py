@@ -46,6 +46,11 @@ class Deployment:
     def litellm_model(self) -> str:
         return self.provider_type.litellm_model(self.provider, self.model_id)
 
+    @property
+    def mode(self) -> str:
+        """ "chat" or "embedding"."""
+        return self.options.mode
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -69,6 +74,7 @@ class Chain:
     description: str = ""
     virtual: bool = True
     ordered_by: str | None = None  # the ranking profile when `auto_order: true`
+    mode: str = "chat"  # "embedding": a chain for /v1/embeddings
 
 
 # The chain of web-search providers (`search:` in providers.yaml), as `/v1/search` uses it.
@@ -97,6 +103,7 @@ class Catalog:
             name=model,
             candidates=(Candidate(model, deployment, deployment.problem),),
             virtual=False,
+            mode=deployment.mode,
         )
 
     @property
@@ -132,11 +139,13 @@ def build_catalog(
                 )
             refs = rankings.order([r.partition("/")[2] for r in refs], refs, virtual.profile)
         candidates = tuple(_resolve_candidate(ref, catalog, config) for ref in refs)
+        _check_modes(config, name, virtual.mode, candidates)
         catalog.virtual_models[name] = Chain(
             name=name,
             candidates=candidates,
             description=virtual.description,
             ordered_by=virtual.profile if virtual.auto_order else None,
+            mode=virtual.mode,
         )
     return catalog
 
@@ -185,6 +194,23 @@ def _search_chain(config: GatewayConfig, env: Mapping[str, str]) -> Chain | None
         candidates=tuple(candidates),
         description="web search, providers in the order of `search:` in providers.yaml",
     )
+
+
+def _check_modes(
+    config: GatewayConfig, name: str, mode: str, candidates: tuple[Candidate, ...]
+) -> None:
+    """A chain serves one API: an embedding model in a chat chain (or the reverse) is a
+    configuration error naming it, not a request that fails later."""
+    for candidate in candidates:
+        deployment = candidate.deployment
+        if deployment is not None and deployment.mode != mode:
+            provider, _, model_id = deployment.id.partition("/")
+            raise ConfigError(
+                f"{config.directory / VIRTUAL_MODELS_FILE}: virtual_models.{name}.candidates: "
+                f"{deployment.id} is a {deployment.mode} model, but {name} is a {mode} chain "
+                f"(mode: {mode}); set `mode` of providers.{provider}.models.{model_id} in "
+                f"providers.yaml or of virtual_models.{name}"
+            )
 
 
 def _resolve_candidate(ref: str, catalog: Catalog, config: GatewayConfig) -> Candidate:

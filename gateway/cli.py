@@ -87,6 +87,22 @@ def _parser() -> argparse.ArgumentParser:
         "from its environment, when the gateway has a key; a placeholder when it is open)",
     )
     opencode.set_defaults(handler=_opencode_config)
+
+    from gateway.agents import AGENTS
+
+    agent = commands.add_parser(
+        "agent-config",
+        parents=[common],
+        help="print what a coding agent needs to use this gateway (config or exports)",
+    )
+    agent.add_argument("agent", choices=AGENTS)
+    agent.add_argument(
+        "--base-url",
+        default=_local_url(),
+        help="where the agent reaches the gateway (default: GATEWAY_HOST:GATEWAY_PORT)",
+    )
+    agent.add_argument("--model", default="coding-elite", help="the model the agent asks for")
+    agent.set_defaults(handler=_agent_config)
     return parser
 
 
@@ -211,6 +227,27 @@ def _opencode_config(args: argparse.Namespace) -> int:
     api_key = args.api_key or ("{env:PROXY_API_KEY}" if settings.proxy_api_key else "not-needed")
     config = opencode_config(catalog, args.base_url, variant=args.variant, api_key=api_key)
     print(json.dumps(config, indent=2))
+    return 0
+
+
+def _agent_config(args: argparse.Namespace) -> int:
+    from gateway.agents import agent_config
+    from gateway.catalog import build_catalog
+
+    settings = _settings(args)
+    catalog = build_catalog(load_config(settings.config_dir), os.environ)
+    if catalog.chain_for(args.model) is None:
+        print(f"unknown model {args.model!r}; `gateway models` lists them", file=sys.stderr)
+        return 2
+    print(
+        agent_config(
+            args.agent,
+            catalog,
+            args.base_url,
+            model=args.model,
+            has_key=settings.proxy_api_key is not None,
+        )
+    )
     return 0
 
 

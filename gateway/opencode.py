@@ -19,7 +19,11 @@ VARIANTS = {"chat": "@ai-sdk/openai-compatible", "responses": "@ai-sdk/openai"}
 def opencode_config(
     catalog: Catalog, base_url: str, *, variant: str, api_key: str
 ) -> dict[str, Any]:
-    models = {chain.name: _model_entry(chain) for chain in catalog.virtual_models.values()}
+    models = {
+        chain.name: _model_entry(chain)
+        for chain in catalog.virtual_models.values()
+        if chain.mode == "chat"
+    }
     default = "coding-elite" if "coding-elite" in models else next(iter(models), None)
     config: dict[str, Any] = {
         "$schema": "https://opencode.ai/config.json",

@@ -51,6 +51,9 @@ class Settings:
     telemetry_retention_days: int = 32  # a whole month, for monthly quotas
     redis_url: str | None = None  # shared cooldowns and quotas between instances
     redis_prefix: str = "llm-gateway"
+    # LiteLLM proxy route groups served behind the gateway's own routes (closed by default).
+    litellm_routes: tuple[str, ...] = ()
+    responses_retention_days: float = 30  # stored Responses API responses; 0: none stored
 
     @property
     def generated_dir(self) -> Path:
@@ -68,4 +71,11 @@ class Settings:
             telemetry_retention_days=int(env.get("GATEWAY_TELEMETRY_RETENTION_DAYS") or 32),
             redis_url=(env.get("GATEWAY_REDIS_URL") or "").strip() or None,
             redis_prefix=(env.get("GATEWAY_REDIS_PREFIX") or "").strip() or "llm-gateway",
+            litellm_routes=_names(env.get("GATEWAY_LITELLM_ROUTES")),
+            responses_retention_days=float(env.get("GATEWAY_RESPONSES_RETENTION_DAYS") or 30),
         )
+
+
+def _names(value: str | None) -> tuple[str, ...]:
+    """A comma- or space-separated list of names."""
+    return tuple(dict.fromkeys(n for n in (value or "").replace(",", " ").split() if n))

@@ -12,6 +12,7 @@ from gateway.litellm_glue.engine import LiteLLMEngine
 from gateway.routing.chain import ChainRunner
 from gateway.routing.quotas import Quotas
 from gateway.settings import Settings
+from gateway.telemetry.response_store import ResponseStore
 from gateway.telemetry.writer import TelemetryWriter
 
 if TYPE_CHECKING:
@@ -27,5 +28,6 @@ class GatewayState:
     engine: LiteLLMEngine
     telemetry: TelemetryWriter
     quotas: Quotas
+    responses: ResponseStore
     health: HealthChecker | None = None
     sharing: Sharing | None = None  # cooldowns and quotas shared through Redis

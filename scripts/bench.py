@@ -1,22 +1,29 @@
-"""Benchmark our gateway against a stock LiteLLM proxy, side by side, in one run.
+"""Benchmark our gateway against a stock LiteLLM proxy and two peer gateways, in one run.
 
-    make bench                      # full run (~3.5 min on 2 cores)
-    make bench BENCH_ARGS=--quick   # smoke run (~35 s)
+    make bench                                 # full run (~5 min on 2 idle cores)
+    make bench BENCH_ARGS=--quick              # smoke run (~1 min)
+    make bench BENCH_ARGS="--quick --no-peers" # only the emulator, stock and ours
 
 One provider emulator (tests/emulators) answers every request instantly, so what is measured
-is the proxies' own overhead. Four targets get the same load from this process:
+is the proxies' own overhead. Six targets get the same load from this process:
 
     emulator         the emulator directly: the floor, and proof the client is not the limit
     stock            stock `litellm --config` with one equivalent deployment, defaults kept
     gateway-virtual  our gateway, virtual model `bench` (one-candidate chain)
     gateway-direct   our gateway, direct name `groq/bench-model`
+    portkey          Portkey's open-source gateway (npm), provider `openai` at the emulator
+    mlflow           MLflow's AI Gateway (`mlflow gateway start`), one `openai` chat endpoint
 
 for non-stream and stream (SSE read to the end), at concurrency 1 and `--concurrency`, all of it
 repeated `--rounds` times with the tables showing per-figure medians (this is a shared 2-core
-box: one disturbed round must not decide a verdict). It also
-times each proxy's startup (spawn to first 200 on /health/liveliness) and reads its RSS after
-the load. Results: a markdown report on stdout (and `--markdown FILE`), JSON in
-data/bench/latest.json, server logs in data/bench/logs/.
+box: one disturbed round must not decide a verdict). It also times each proxy's startup (spawn
+to first 200 on its health path), reads its RSS after the load, and reads from /proc the CPU
+time (utime+stime) each server's process tree spent per request in each cell. Results: a
+markdown report on stdout (and `--markdown FILE`), JSON in data/bench/latest.json, server logs
+in data/bench/logs/.
+
+The peers are installed on first use into ~/.cache/free-llm-gateway/bench-peers (see
+bench/peers.py); one that cannot be installed or started is skipped with the reason printed.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from typing import Any, TypeVar
 
 # `bench` below is the helper package scripts/bench/, found next to this file (a package
 # directory wins over this module of the same name).
-from bench import servers
+from bench import peers, servers
 from bench.clients import CLIENTS
 from bench.load import MODES, LoadResult, Target, Workload, measure, median_of_rounds
 from bench.procs import REPO, Fleet, LaunchSpec, ServerError, ServerProcess
@@ -49,6 +56,8 @@ from bench.report import (
     STOCK,
     BenchReport,
     StartupResult,
+    compute_cpu_verdicts,
+    compute_peer_ratios,
     compute_ratios,
     render_markdown,
     write_json,
@@ -75,6 +84,7 @@ class Options:
     workers: int | None
     stock_auth: str
     client: str
+    with_peers: bool
     json_path: Path
     markdown_path: Path | None
 
@@ -97,6 +107,9 @@ def parse_args(argv: list[str] | None) -> Options:
         "--rounds", type=int, help="repeat all load runs, report medians (default 3)"
     )
     parser.add_argument("--skip-stock", action="store_true", help="no stock LiteLLM proxy")
+    parser.add_argument(
+        "--no-peers", action="store_true", help="no peer gateways (Portkey, MLflow)"
+    )
     parser.add_argument(
         "--workers", type=int, help="server processes, if `gateway run` supports --workers"
     )
@@ -128,6 +141,7 @@ def parse_args(argv: list[str] | None) -> Options:
         workers=args.workers,
         stock_auth=args.stock_auth,
         client=args.client,
+        with_peers=not args.no_peers,
         json_path=args.json,
         markdown_path=args.markdown,
     )
@@ -156,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         options.markdown_path.parent.mkdir(parents=True, exist_ok=True)
         options.markdown_path.write_text(markdown, encoding="utf-8")
     log(f"JSON: {options.json_path}; server logs: {LOG_DIR}")
-    failed = [r for r in report.loads if r.errors]
+    # A failing peer is reported in the notes; only our side of the comparison fails the run.
+    failed = [r for r in report.loads if r.errors and r.target not in report.peers]
     return 1 if failed else 0
 
 
@@ -170,28 +185,48 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
 def run(options: Options) -> BenchReport:
     started_at = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     notes: list[str] = []
+    # Installs run first, so that they never compete with a timed start or a load.
+    peer_homes: dict[str, Path] = {}
+    if options.with_peers:
+        peer_homes, skipped = peers.install(log)
+        notes += skipped
     with tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp, Fleet(LOG_DIR) as fleet:
         emulator = start_emulator(fleet)
-        launcher = Launcher(Path(tmp), emulator.spec.port, options, notes)
+        launcher = Launcher(Path(tmp), emulator.spec.port, options, notes, peer_homes)
         warm_import_cache()
-        startups, proxies = start_proxies(fleet, launcher, options)
-        targets = build_targets(emulator, proxies, launcher.stock_auth)
+        startups, proxies = start_proxies(fleet, launcher, options, notes)
+        targets = build_targets(emulator, proxies, launcher)
         rounds = run_async(
             run_loads(targets, workloads(options), options.rounds, fleet.foreign_cpu_seconds)
         )
         rss = {name: server.rss_mb() for name, server in proxies.items()}
     loads = [median_of_rounds(list(same)) for same in zip(*rounds, strict=True)]
+    measured_peers = {n: p.version for n, p in launcher.peers.items() if n in proxies}
     notes += interpretation_notes([r for round_ in rounds for r in round_], options)
-    report = BenchReport(build_meta(options, started_at), loads, startups, rss, notes, rounds)
+    notes.append(cpu_note(options))
+    if options.with_peers:
+        notes += [peer.note for name, peer in launcher.peers.items() if name in measured_peers]
+        notes.append(peers.BIFROST_NOTE)
+    meta = build_meta(options, started_at, measured_peers)
+    report = BenchReport(meta, loads, startups, rss, notes, rounds, peers=measured_peers)
     if not options.skip_stock:
         report.ratios = compute_ratios(report, options.concurrency)
+    report.peer_ratios = compute_peer_ratios(report, options.concurrency)
+    report.cpu_verdicts = compute_cpu_verdicts(report)
     return report
 
 
 class Launcher:
-    """Writes both configs once and hands out a fresh launch spec (new port) per start."""
+    """Writes every config once and hands out a fresh launch spec (new port) per start."""
 
-    def __init__(self, workdir: Path, emulator_port: int, options: Options, notes: list[str]):
+    def __init__(
+        self,
+        workdir: Path,
+        emulator_port: int,
+        options: Options,
+        notes: list[str],
+        peer_homes: dict[str, Path],
+    ):
         self.stock_auth = servers.StockAuth(
             "sk-bench-" + os.urandom(16).hex() if options.stock_auth == "master-key" else None
         )
@@ -202,8 +237,15 @@ class Launcher:
             workdir / "stock" / "config.yaml", emulator_port, self.stock_auth
         )
         self.gateway_workers, self.stock_workers = _resolve_workers(options.workers, notes)
+        self.peers: dict[str, peers.Peer] = {}
+        for name, home in peer_homes.items():
+            self.peers[name] = peers.configure(
+                name, home, workdir, emulator_port, self.gateway_workers
+            )
 
     def spec(self, name: str) -> LaunchSpec:
+        if name in self.peers:
+            return self.peers[name].make_spec()
         if name == STOCK:
             return servers.stock_spec(self._stock_config, self.stock_workers)
         return servers.gateway_spec(
@@ -247,22 +289,44 @@ def warm_import_cache() -> None:
 
 
 def start_proxies(
-    fleet: Fleet, launcher: Launcher, options: Options
+    fleet: Fleet, launcher: Launcher, options: Options, notes: list[str]
 ) -> tuple[dict[str, StartupResult], dict[str, ServerProcess]]:
     """Start each proxy `startup_runs` times, one at a time so they never compete for CPU;
-    the last start of each is kept running for the load and counts as a sample too."""
+    the last start of each is kept running for the load and counts as a sample too. A peer
+    that does not start is dropped with a note; ours or stock failing aborts the run."""
     names = [GATEWAY] if options.skip_stock else [STOCK, GATEWAY]
+    names += list(launcher.peers)
     samples: dict[str, list[float]] = {name: [] for name in names}
-    for run_index in range(1, options.startup_runs):
-        for name in names:
-            server, seconds = timed_start(fleet, launcher.spec(name), f"{name}-start{run_index}")
-            samples[name].append(seconds)
-            fleet.stop(server)
     kept: dict[str, ServerProcess] = {}
-    for name in names:
-        kept[name], seconds = timed_start(fleet, launcher.spec(name), name)
-        samples[name].append(seconds)
+    for run_index in range(1, options.startup_runs + 1):
+        last = run_index == options.startup_runs
+        for name in list(names):
+            log_name = name if last else f"{name}-start{run_index}"
+            try:
+                server, seconds = timed_start(fleet, launcher.spec(name), log_name)
+            except ServerError as exc:
+                if name not in launcher.peers:
+                    raise
+                names.remove(name)
+                del samples[name]
+                notes.append(f"{name} skipped: it did not start: {_one_line(exc)}")
+                log(f"{name} skipped: {exc}")
+                continue
+            samples[name].append(seconds)
+            if last:
+                kept[name] = server
+            else:
+                fleet.stop(server)
     return {name: StartupResult(name, s) for name, s in samples.items()}, kept
+
+
+def _one_line(exc: Exception) -> str:
+    """`<name> exited early:` and the log's last error line (else its last line)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    errors = [line for line in lines[1:] if "error" in line.lower()]
+    return " ... ".join(dict.fromkeys([lines[0], (errors or lines)[-1]]))
 
 
 def timed_start(fleet: Fleet, spec: LaunchSpec, log_name: str) -> tuple[ServerProcess, float]:
@@ -273,11 +337,12 @@ def timed_start(fleet: Fleet, spec: LaunchSpec, log_name: str) -> tuple[ServerPr
 
 
 def build_targets(
-    emulator: ServerProcess, proxies: dict[str, ServerProcess], auth: servers.StockAuth
+    emulator: ServerProcess, proxies: dict[str, ServerProcess], launcher: Launcher
 ) -> list[Target]:
-    """Every target gets byte-identical requests: the stock master key is sent to all of them
-    (the emulator accepts any key, the gateway runs without PROXY_API_KEY)."""
-    headers = auth.headers
+    """Every target gets the same request body and headers: the stock master key is sent to
+    all of them (the emulator accepts any key, the gateway runs without PROXY_API_KEY). Peers
+    differ only in the model name they route on and, for Portkey, its routing headers."""
+    headers = launcher.stock_auth.headers
     emulator_url = servers.upstream_api_base(emulator.spec.port) + "/chat/completions"
     targets = [
         Target(EMULATOR, emulator_url, servers.UPSTREAM_MODEL, headers, emulator.cpu_seconds)
@@ -291,6 +356,14 @@ def build_targets(
         Target("gateway-virtual", url, servers.VIRTUAL_MODEL, headers, gateway.cpu_seconds),
         Target("gateway-direct", url, servers.DIRECT_MODEL, headers, gateway.cpu_seconds),
     ]
+    for name, peer in launcher.peers.items():
+        if (server := proxies.get(name)) is None:
+            continue
+        url = server.base_url + "/v1/chat/completions"
+        peer_headers = {**headers, **peer.headers}
+        targets.append(
+            Target(name, url, peer.model, peer_headers, server.cpu_seconds, peer.stream_end)
+        )
     return targets
 
 
@@ -386,7 +459,16 @@ def interpretation_notes(loads: list[LoadResult], options: Options) -> list[str]
     return notes
 
 
-def build_meta(options: Options, started_at: str) -> dict[str, Any]:
+def cpu_note(options: Options) -> str:
+    return (
+        "CPU ms/req is the utime+stime of the server's process tree (/proc, all threads and "
+        "forked workers) over the timed part, per successful request. /proc counts in 10 ms "
+        f"ticks: at c=1 with {options.requests} requests that is about "
+        f"±{10 / options.requests:.2f} ms per process."
+    )
+
+
+def build_meta(options: Options, started_at: str, measured_peers: dict[str, str]) -> dict[str, Any]:
     return {
         "started_at": started_at,
         "commit": _git_commit(),
@@ -403,6 +485,7 @@ def build_meta(options: Options, started_at: str) -> dict[str, Any]:
         "stock_auth": options.stock_auth,
         "workers": options.workers,
         "client": f"{options.client} {_version(options.client)}{_loop_name()}",
+        "peers": measured_peers,
     }
 
 

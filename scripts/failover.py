@@ -3,7 +3,7 @@
 Starts the provider emulator and a gateway with the shipped failover defaults (10 s
 first-byte, first-token and idle limits) plus `stream_upstream: true`, and sends one streaming
 and one non-streaming request per fault through a two-candidate chain (the faulty provider
-first, a healthy one second), on `/v1/chat/completions` and again on `/v1/responses`. Each
+first, a healthy one second), on `/v1/chat/completions`, `/v1/responses` and `/v1/messages`. Each
 answer is checked: the whole text, an honest error, or (the failure this exists to catch) a
 truncated answer that looks like a success. Target: the whole answer within 12 s.
 """
@@ -45,8 +45,15 @@ class Scenario:
         return (self.expect_non_stream if not streamed(mode) else None) or self.expect
 
 
-# Chat completions, then the Responses API, each streamed and not.
-MODES = ("stream", "non-stream", "responses-stream", "responses-non-stream")
+# Chat completions, the Responses API and Anthropic's Messages API, each streamed and not.
+MODES = (
+    "stream",
+    "non-stream",
+    "responses-stream",
+    "responses-non-stream",
+    "messages-stream",
+    "messages-non-stream",
+)
 
 
 def streamed(mode: str) -> bool:
@@ -137,35 +144,38 @@ def build_config(root: Path, emulator: Emulator) -> Path:
 def run_one(gateway: GatewayProcess, scenario: Scenario, mode: str) -> Outcome:
     model = chain_name(scenario, mode).replace(" ", "_")
     started = time.monotonic()
+    prompt = [{"role": "user", "content": "echo: " + ANSWER}]
     if mode.startswith("responses"):
         body = {"model": model, "input": "echo: " + ANSWER, "stream": streamed(mode)}
         url = gateway.url + "/v1/responses"
+    elif mode.startswith("messages"):
+        body = {"model": model, "max_tokens": 256, "messages": prompt, "stream": streamed(mode)}
+        url = gateway.url + "/v1/messages"
     else:
-        body = {
-            "model": model,
-            "messages": [{"role": "user", "content": "echo: " + ANSWER}],
-            "stream": streamed(mode),
-        }
+        body = {"model": model, "messages": prompt, "stream": streamed(mode)}
         url = gateway.url + "/v1/chat/completions"
     if not streamed(mode):
         response = httpx.post(url, json=body, timeout=120)
         total = time.monotonic() - started
         data = response.json()
         if response.status_code != 200:
-            code = data.get("error", {}).get("code")
+            code = _error_code(data)
             return Outcome(scenario, mode, response.status_code, f"error {code}", "-", None, total)
         if "output" in data:
             text, done = data["output_text"], data["status"] == "completed"
+        elif data.get("type") == "message":
+            text = "".join(b["text"] for b in data["content"] if b["type"] == "text")
+            done = data["stop_reason"] == "end_turn"
         else:
             text, done = data["choices"][0]["message"]["content"], True
         outcome = "complete" if text == ANSWER and done else f"TRUNCATED: {text!r}"
         return Outcome(scenario, mode, 200, outcome, data["model"], None, total)
     with httpx.stream("POST", url, json=body, timeout=120) as response:
         if response.status_code != 200:
-            code = json.loads(response.read()).get("error", {}).get("code")
+            code = _error_code(json.loads(response.read()))
             total = time.monotonic() - started
             return Outcome(scenario, mode, response.status_code, f"error {code}", "-", None, total)
-        read = _read_responses_stream if mode.startswith("responses") else _read_chat_stream
+        read = _READERS[mode.partition("-")[0] if "-" in mode else "chat"]
         text, ttft, finished, error, served = read(response, started)
     total = time.monotonic() - started
     if error:
@@ -216,6 +226,38 @@ def _read_responses_stream(response: httpx.Response, started: float) -> StreamRe
             finished = True
             served = event["response"]["model"]
     return text, ttft, finished, error, served
+
+
+def _read_messages_stream(response: httpx.Response, started: float) -> StreamReading:
+    ttft, text, error, finished = None, "", None, False
+    served = response.headers.get("x-gateway-served-by", "-")
+    for line in response.iter_lines():
+        if not line.startswith("data: "):
+            continue
+        event = json.loads(line[6:])
+        if event["type"] == "content_block_delta" and event["delta"]["type"] == "text_delta":
+            ttft = ttft or time.monotonic() - started
+            text += event["delta"]["text"]
+        elif event["type"] == "error":
+            error = event["error"]["type"]
+        elif event["type"] == "message_start":
+            served = event["message"]["model"]
+        elif event["type"] == "message_stop":
+            finished = True
+    return text, ttft, finished, error, served
+
+
+_READERS = {
+    "chat": _read_chat_stream,
+    "responses": _read_responses_stream,
+    "messages": _read_messages_stream,
+}
+
+
+def _error_code(body: dict) -> str | None:
+    """OpenAI's `error.code`, or Anthropic's `error.type`."""
+    error = body.get("error") or {}
+    return error.get("code") or error.get("type")
 
 
 def table(outcomes: list[Outcome]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
 import openai
 import pytest
 
@@ -90,17 +91,28 @@ def session_providers(emulator: Emulator) -> dict[str, Any]:
                 "fault-429": {},
                 "fault-429-ra5": {},
                 "fault-500": {},
+                "text-embedding-004": {"mode": "embedding"},
+                "fault-500-embed": {"mode": "embedding"},
+                "fault-429-embed": {"mode": "embedding"},
             },
         },
         "github": {"type": "github", "models": ["openai/gpt-4.1"]},
         "cloudflare": {
             "type": "cloudflare",
-            "models": {"@cf/meta/llama-3.3-70b-instruct-fp8-fast": {"context_window": 24000}},
+            "models": {
+                "@cf/meta/llama-3.3-70b-instruct-fp8-fast": {"context_window": 24000},
+                "@cf/baai/bge-m3": {"mode": "embedding"},
+            },
         },
         "mybox": {
             "type": "openai_compatible",
             "api_base": f"{base}/v1",
-            "models": ["some-model", "fault-noUsage-y", "thinker"],
+            "models": {
+                "some-model": {},
+                "fault-noUsage-y": {},
+                "thinker": {},
+                "embed-box": {"mode": "embedding"},
+            },
         },
         "g4f": {"type": "g4f", "api_base": f"{base}/v1", "models": ["gpt-4"]},
         "nokey": {"type": "groq", "api_key_env": "NOT_SET_ANYWHERE", "models": ["m1"]},
@@ -137,6 +149,14 @@ SESSION_VIRTUAL_MODELS: dict[str, Any] = {
     "bad-request": {"candidates": ["groq/fault-400", "gemini/gemini-3-pro"]},
     "unusable": {"candidates": ["nokey/m1", "off/m2", "ghost/model"]},
     "cut": {"candidates": ["groq/fault-cut3", "gemini/gemini-3-pro"]},
+    "embeddings": {
+        "mode": "embedding",
+        "candidates": ["gemini/fault-500-embed", "cloudflare/@cf/baai/bge-m3"],
+    },
+    "embed-429": {
+        "mode": "embedding",
+        "candidates": ["gemini/fault-429-embed", "mybox/embed-box"],
+    },
 }
 
 
@@ -168,6 +188,12 @@ def aclient(gateway: GatewayProcess) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(
         base_url=gateway.url + "/v1", api_key="unused", max_retries=0, timeout=30
     )
+
+
+@pytest.fixture
+def anthropic_client(gateway: GatewayProcess) -> anthropic.Anthropic:
+    """Anthropic's SDK pointed at the gateway, as Claude Code points itself (no `/v1`)."""
+    return anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0, timeout=30)
 
 
 def tool_spec(name: str = "write") -> dict[str, Any]:

@@ -53,6 +53,15 @@ CHAINS = {
     "500-once": ["groq/fault-500-once", "mybox/ok-500-once"],
     "reset-once": ["groq/fault-reset-once", "mybox/ok-reset-once"],
     "breaker": ["groq/fault-500-times4", "mybox/ok-breaker"],
+    "silent-messages": ["groq/fault-silent-m", "gemini/ok-silent-m"],
+    "silent-ns-messages": ["groq/fault-silent-nm", "mybox/ok-silent-nm"],
+    "cut-messages": ["groq/fault-cut3-m", "gemini/ok-cut-m"],
+    "stall-messages": ["groq/fault-stall3-m", "mybox/ok-stall-m"],
+    "cut-nobody-messages": [
+        "groq/fault-cut3-nm",
+        "mybox/fault-noprefill-nm",
+        "cloudflare/fault-noprefill-nm",
+    ],
 }
 
 
@@ -397,3 +406,59 @@ def test_responses_non_stream_cut_restarts_on_next_candidate(gw):
     assert response.headers["x-gateway-served-by"] == "mybox/ok-cut-ns-responses"
     data = response.json()
     assert data["status"] == "completed" and data["output_text"] == FULL
+
+
+# Anthropic Messages: the same failover behind /v1/messages ------------------------------------
+def messages_stream(gw: GatewayProcess, model: str) -> tuple[list[dict], float]:
+    body = {"model": model, "max_tokens": 200, "messages": PROMPT, "stream": True}
+    started = time.monotonic()
+    with httpx.stream("POST", gw.url + "/v1/messages", json=body, timeout=60) as r:
+        assert r.status_code == 200, r.read()
+        events = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: ")]
+    return events, time.monotonic() - started
+
+
+def messages_text(events: list[dict]) -> str:
+    return "".join(
+        e["delta"].get("text", "")
+        for e in events
+        if e["type"] == "content_block_delta" and e["delta"]["type"] == "text_delta"
+    )
+
+
+def test_messages_silent_provider_fails_over(gw):
+    events, seconds = messages_stream(gw, "silent-messages")
+    assert messages_text(events) == FULL
+    assert events[-1]["type"] == "message_stop"
+    assert events[0]["message"]["model"] == "gemini/ok-silent-m"
+    assert seconds < 5
+    started = time.monotonic()
+    response = httpx.post(
+        gw.url + "/v1/messages",
+        json={"model": "silent-ns-messages", "max_tokens": 200, "messages": PROMPT},
+        timeout=60,
+    )
+    assert response.json()["content"][0]["text"] == FULL
+    assert response.json()["model"] == "mybox/ok-silent-nm"
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("chain", ["cut-messages", "stall-messages"])
+def test_messages_stream_cut_or_stalled_is_continued(gw, chain):
+    events, seconds = messages_stream(gw, chain)
+    assert messages_text(events) == FULL
+    assert [e["type"] for e in events].count("message_start") == 1
+    assert [e["type"] for e in events].count("content_block_start") == 1  # one seamless block
+    assert events[-2]["delta"]["stop_reason"] == "end_turn"
+    assert events[-1]["type"] == "message_stop"
+    assert seconds < 6
+
+
+def test_messages_nobody_can_continue_ends_with_an_error_event(gw):
+    events, _ = messages_stream(gw, "cut-nobody-messages")
+    assert "message_stop" not in [e["type"] for e in events]
+    assert "message_delta" not in [e["type"] for e in events]
+    assert events[-1]["type"] == "error"
+    assert events[-1]["error"]["type"] == "api_error"
+    assert "groq/fault-cut3-nm failed mid-answer" in events[-1]["error"]["message"]
+    assert messages_text(events) == "one two three "

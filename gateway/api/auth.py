@@ -10,10 +10,10 @@ import hmac
 
 import orjson
 
-from gateway.api.errors import error_body
+from gateway.api.errors import error_body, shape_of_path
 
 # Liveness must answer without credentials (load balancers, `make run` health waits).
-OPEN_PATHS = frozenset({"/health/liveliness", "/health/liveness", "/livez"})
+OPEN_PATHS = frozenset({"/health/liveliness", "/health/liveness", "/livez", "/health/readiness"})
 
 
 class APIKeyMiddleware:
@@ -38,11 +38,12 @@ class APIKeyMiddleware:
             await send({"type": "websocket.close", "code": 1008})
             return
         message = (
-            "Missing API key: send 'Authorization: Bearer <PROXY_API_KEY>'."
+            "Missing API key: send 'Authorization: Bearer <PROXY_API_KEY>' (or 'x-api-key')."
             if presented is None
             else "Invalid API key."
         )
-        body = orjson.dumps(error_body(401, message, code="invalid_api_key"))
+        shape = shape_of_path(scope["path"])
+        body = orjson.dumps(error_body(401, message, code="invalid_api_key", shape=shape))
         await send(
             {
                 "type": "http.response.start",

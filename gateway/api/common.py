@@ -1,4 +1,4 @@
-"""Request parsing and chain execution shared by the chat and Responses routes."""
+"""Request parsing and chain execution shared by the model API routes."""
 
 from __future__ import annotations
 
@@ -45,7 +45,9 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     return body
 
 
-def resolve_chain(state: GatewayState, body: dict[str, Any]) -> Chain:
+def resolve_chain(state: GatewayState, body: dict[str, Any], mode: str = "chat") -> Chain:
+    """The chain a request's `model` names; `mode` is what the route serves (chat models,
+    or embedding models for /v1/embeddings)."""
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise APIError(400, "'model' is required (a string).", code="missing_model", param="model")
@@ -56,6 +58,15 @@ def resolve_chain(state: GatewayState, body: dict[str, Any]) -> Chain:
             f"The model {model!r} does not exist. GET /v1/models lists the virtual models and "
             "the direct provider/model names.",
             code="model_not_found",
+            param="model",
+        )
+    if chain.mode != mode:
+        where = "/v1/embeddings" if chain.mode == "embedding" else "the chat APIs"
+        raise APIError(
+            400,
+            f"{model!r} is {'an' if chain.mode == 'embedding' else 'a'} {chain.mode} model: "
+            f"send it to {where}.",
+            code="wrong_model_type",
             param="model",
         )
     return chain
@@ -73,14 +84,21 @@ async def run_chain(
 
 
 def new_journal(
-    state: GatewayState, request: Request, chain: Chain, stream: bool
+    state: GatewayState,
+    request: Request,
+    chain: Chain,
+    stream: bool,
+    request_id: str | None = None,
 ) -> AttemptJournal:
-    return AttemptJournal(
+    journal = AttemptJournal(
         sinks=(state.telemetry, state.quotas),
         virtual_model=chain.name if chain.virtual else None,
         stream=stream,
         client=(request.headers.get("user-agent") or "")[:300] or None,
     )
+    if request_id is not None:
+        journal.request_id = request_id
+    return journal
 
 
 @contextmanager

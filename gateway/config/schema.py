@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 ProviderType = Literal["groq", "gemini", "github", "cloudflare", "g4f", "openai_compatible"]
 SearchProviderType = Literal["duckduckgo", "brave", "tavily"]
+# What a model serves: chat (chat, Responses, Messages, completions) or embeddings.
+ModelMode = Literal["chat", "embedding"]
 
 
 class _Strict(BaseModel):
@@ -35,6 +37,7 @@ class ModelOptions(Limits):
 
     context_window: int | None = Field(default=None, ge=1)
     max_output_tokens: int | None = Field(default=None, ge=1)
+    mode: ModelMode = Field(default="chat", description="chat, or embedding for /v1/embeddings")
 
 
 class _Account(_Strict):
@@ -178,6 +181,9 @@ class RoutingSettings(_Strict):
 
 class VirtualModelConfig(_Strict):
     description: str = ""
+    mode: ModelMode = Field(
+        default="chat", description="embedding: a chain of embedding models (/v1/embeddings)"
+    )
     candidates: list[str] = Field(min_length=1)
     auto_order: bool = False
     profile: str = Field(

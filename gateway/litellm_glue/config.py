@@ -81,11 +81,15 @@ def _deployment_entry(deployment: Deployment, routing: RoutingSettings) -> dict[
         "id": deployment.id,
         "input_cost_per_token": 0.0,
         "output_cost_per_token": 0.0,
+        "cache_creation_input_token_cost": 0.0,
+        "cache_read_input_token_cost": 0.0,
     }
     if deployment.context_window:
         model_info["max_input_tokens"] = deployment.context_window
     if deployment.options.max_output_tokens:
         model_info["max_output_tokens"] = deployment.options.max_output_tokens
+    if deployment.mode != "chat":
+        model_info["mode"] = deployment.mode
     return {"model_name": deployment.id, "litellm_params": params, "model_info": model_info}
 
 

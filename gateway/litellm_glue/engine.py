@@ -7,7 +7,6 @@ off: the chain (gateway/routing/chain.py) decides what happens next.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from typing import Any
 
 from litellm import Router
@@ -22,7 +21,7 @@ _HANDLER_PROVIDER_TYPES = frozenset({"groq", "gemini"})
 
 
 class LiteLLMEngine:
-    def __init__(self, router: Callable[[], Router]) -> None:
+    def __init__(self, router: Router) -> None:
         self._router = router
         self._handler = guarded_litellm_handler()
 
@@ -40,10 +39,24 @@ class LiteLLMEngine:
         """A streaming chat completion whose chunks come out as OpenAI chunk dicts."""
         return ChunkStream(await self._acompletion(deployment, params, stream=True))
 
-    async def _acompletion(self, deployment: Deployment, params: dict[str, Any], stream: bool):
-        router = self._router()
+    async def embed(self, deployment: Deployment, params: dict[str, Any]) -> dict[str, Any]:
+        """Embeddings as an OpenAI `list` of `embedding` dicts (floats, whatever the caller's
+        encoding: the edge encodes)."""
         try:
-            return await router.acompletion(
+            response = await self._router.aembedding(
+                model=deployment.id,
+                num_retries=0,
+                encoding_format="float",
+                **self._client(deployment),
+                **params,
+            )
+        except Exception as exc:
+            raise classify(exc) from exc
+        return response.model_dump()
+
+    async def _acompletion(self, deployment: Deployment, params: dict[str, Any], stream: bool):
+        try:
+            return await self._router.acompletion(
                 model=deployment.id,
                 stream=stream,
                 num_retries=0,

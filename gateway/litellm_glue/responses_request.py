@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from litellm.responses.litellm_completion_transformation.custom_tools import (
+    extract_custom_tool_names,
+)
 from litellm.responses.litellm_completion_transformation.transformation import (
     LiteLLMCompletionResponsesConfig,
 )
+
+from gateway.formats.responses import ToolNaming
 
 # The request fields that describe the conversation; everything else is the server's business
 # (`store`, `prompt_cache_key`, `include`, `stream`...) and is not converted.
@@ -102,3 +107,15 @@ def _check_input(input_items: object) -> None:
                 f"{', '.join(sorted(MESSAGE_ROLES))}.",
                 where,
             )
+
+
+def tool_naming(tools: object) -> ToolNaming:
+    """How the converter renamed the request's namespace and custom tools (LiteLLM's own
+    maps, so the names match what it sent upstream)."""
+    if not isinstance(tools, list):
+        return ToolNaming()
+    request_tools = [tool for tool in tools if isinstance(tool, dict)]
+    return ToolNaming(
+        namespaced=dict(_CONVERTER.namespace_tool_name_map(request_tools)),
+        custom=frozenset(extract_custom_tool_names(request_tools)),
+    )

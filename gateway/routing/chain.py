@@ -33,6 +33,7 @@ log = logging.getLogger("gateway.chain")
 T = TypeVar("T")
 
 _QUICK_RETRY_SECONDS = 0.1
+_QUICK_RETRY_KINDS = frozenset({FailureKind.SERVER_ERROR, FailureKind.CONNECTION})
 
 
 @dataclass(frozen=True)
@@ -220,9 +221,9 @@ class ChainRunner:
         """Seconds before trying the same route again, or None to move on.
 
         Never more than two calls to one route per request (max_attempts_per_route caps it
-        lower still): a short Retry-After on the best candidate is waited out, and a 5xx
-        before any output gets one quick retry. A timeout is never retried: the route
-        already cost its full timeout once.
+        lower still): a short Retry-After on the best candidate is waited out, and a 5xx or
+        a connection error before any output gets one quick retry. A timeout is never
+        retried: the route already cost its full timeout once.
         """
         s = self.settings
         if route_attempts >= min(2, s.max_attempts_per_route):
@@ -234,9 +235,9 @@ class ChainRunner:
             and failure.retry_after <= s.short_retry_after_seconds
         ):
             return failure.retry_after
-        # Not for connection errors: LiteLLM's HTTP handler already retries a reset or refused
-        # connection once on a fresh session, and a third call would be hammering.
-        if s.retry_server_error_once and failure.kind is FailureKind.SERVER_ERROR:
+        # A reset or refused connection too: the retry goes out on a fresh connection, and a
+        # pooled connection the upstream closed is the usual cause.
+        if s.retry_server_error_once and failure.kind in _QUICK_RETRY_KINDS:
             return _QUICK_RETRY_SECONDS
         return None
 

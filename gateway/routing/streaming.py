@@ -77,6 +77,16 @@ class StreamInterrupted(Exception):
         self.deployment = deployment
         self.detail = detail
 
+    @property
+    def client_message(self) -> str:
+        """What the client is told at the end of the broken answer (no secrets: the failure's
+        message is masked when it is classified)."""
+        failure = self.failure
+        return (
+            f"{self.deployment.id} failed mid-answer ({failure.kind}: {failure.message}); "
+            f"{self.detail}. The answer above is incomplete."
+        )
+
 
 async def start_stream(
     open_stream: OpenStream, deployment: Deployment, messages: Messages, settings: RoutingSettings

@@ -1,4 +1,5 @@
-"""The telemetry table (SQLAlchemy Core: rows are written in bulk, never as ORM objects)."""
+"""The telemetry database's tables (SQLAlchemy Core: rows are written in bulk, never as ORM
+objects): one row per upstream attempt, and the stored Responses API responses."""
 
 from __future__ import annotations
 
@@ -43,4 +44,30 @@ attempts = Table(
     Index("ix_gateway_attempts_ts", "ts"),
     Index("ix_gateway_attempts_model_ts", "model", "ts"),
     Index("ix_gateway_attempts_request", "request_id"),
+)
+
+# Responses kept for `previous_response_id` and `item_reference` (gateway/telemetry/
+# response_store.py): each row holds its own request's input items and the response object;
+# a conversation is the chain of rows linked by `previous_response_id`.
+responses = Table(
+    "gateway_responses",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("previous_response_id", String(64)),
+    Column("input_items", Text, nullable=False),
+    Column("response", Text, nullable=False),
+    Index("ix_gateway_responses_created", "created_at"),
+)
+
+# Each stored output item by its id, for `{"type": "item_reference", "id": ...}`.
+response_items = Table(
+    "gateway_response_items",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("response_id", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("item", Text, nullable=False),
+    Index("ix_gateway_response_items_response", "response_id"),
+    Index("ix_gateway_response_items_created", "created_at"),
 )

@@ -19,14 +19,14 @@ import orjson
 
 REQUEST_TIMEOUT_S = 30.0
 _PROMPT = [{"role": "user", "content": "Say hello."}]
-_DONE = b"data: [DONE]"
+DONE = b"data: [DONE]"
 
 Call = Callable[[], Awaitable[None]]
 
 
 class RequestFailed(Exception):
     """A request did not produce a complete successful completion (transport error, non-200,
-    or a stream that never reached `[DONE]`)."""
+    or a stream whose tail lacks the target's end marker, `data: [DONE]` by default)."""
 
 
 class Client(Protocol):
@@ -36,7 +36,9 @@ class Client(Protocol):
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
 
-    def call(self, url: str, headers: dict[str, str], model: str, stream: bool) -> Call: ...
+    def call(
+        self, url: str, headers: dict[str, str], model: str, stream: bool, stream_end: bytes = DONE
+    ) -> Call: ...
 
 
 def request_body(model: str, stream: bool) -> bytes:
@@ -47,8 +49,8 @@ def request_body(model: str, stream: bool) -> bytes:
     return orjson.dumps(payload)
 
 
-def _check(status: int, body_or_tail: bytes, stream: bool) -> None:
-    complete = _DONE in body_or_tail if stream else b'"choices"' in body_or_tail
+def _check(status: int, body_or_tail: bytes, stream: bool, stream_end: bytes) -> None:
+    complete = stream_end in body_or_tail if stream else b'"choices"' in body_or_tail
     if status != 200 or not complete:
         raise RequestFailed(f"HTTP {status}: {body_or_tail[-200:]!r}")
 
@@ -70,7 +72,10 @@ class AiohttpClient:
         if self._session is not None:
             await self._session.close()
 
-    def call(self, url: str, headers: dict[str, str], model: str, stream: bool) -> Call:
+    def call(
+        self, url: str, headers: dict[str, str], model: str, stream: bool, stream_end: bytes = DONE
+    ) -> Call:
+        """`stream_end`: what the last 64 bytes of a complete stream contain."""
         assert self._session is not None, "use `async with` first"
         session, body = self._session, request_body(model, stream)
         headers = {**headers, "content-type": "application/json"}
@@ -84,7 +89,7 @@ class AiohttpClient:
                             tail = (tail + chunk)[-64:]
                     else:
                         tail = await response.read()
-                    _check(response.status, tail, stream)
+                    _check(response.status, tail, stream, stream_end)
             except (TimeoutError, aiohttp.ClientError) as exc:
                 raise RequestFailed(f"{type(exc).__name__}: {exc}") from exc
 
@@ -108,7 +113,10 @@ class HttpxClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self._client.aclose()
 
-    def call(self, url: str, headers: dict[str, str], model: str, stream: bool) -> Call:
+    def call(
+        self, url: str, headers: dict[str, str], model: str, stream: bool, stream_end: bytes = DONE
+    ) -> Call:
+        """`stream_end`: what the last 64 bytes of a complete stream contain."""
         client, body = self._client, request_body(model, stream)
         headers = {**headers, "content-type": "application/json"}
 
@@ -118,7 +126,7 @@ class HttpxClient:
                     tail = b""
                     async for chunk in response.aiter_raw():
                         tail = (tail + chunk)[-64:] if stream else tail + chunk
-                    _check(response.status_code, tail, stream)
+                    _check(response.status_code, tail, stream, stream_end)
             except httpx.HTTPError as exc:
                 raise RequestFailed(f"{type(exc).__name__}: {exc}") from exc
 

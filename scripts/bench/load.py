@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bench.clients import CLIENTS, Call, RequestFailed
+from bench.clients import CLIENTS, DONE, Call, RequestFailed
 from bench.stats import median, percentile
 
 STREAM = "stream"
@@ -35,6 +35,7 @@ class Target:
     model: str
     headers: dict[str, str]
     cpu_seconds: Callable[[], float]  # CPU time of the server process(es) behind `url`
+    stream_end: bytes = DONE  # in the tail of every complete stream
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class LoadResult:
     mean_ms: float | None
     client_cpu_pct: float | None  # None when the run was too short to tell (MIN_CPU_WALL_S)
     server_cpu_pct: float | None
+    # utime+stime of the server's process tree over the timed part, per successful request.
+    server_cpu_ms_per_req: float | None
     foreign_cpu_pct: float | None  # CPU used by processes outside the benchmark
     first_error: str | None = None
 
@@ -94,6 +97,7 @@ def median_of_rounds(rounds: list[LoadResult]) -> LoadResult:
         mean_ms=mid("mean_ms"),
         client_cpu_pct=mid("client_cpu_pct"),
         server_cpu_pct=mid("server_cpu_pct"),
+        server_cpu_ms_per_req=mid("server_cpu_ms_per_req"),
         foreign_cpu_pct=mid("foreign_cpu_pct"),
         first_error=next((r.first_error for r in rounds if r.first_error), None),
     )
@@ -137,7 +141,8 @@ async def measure(
     a shared 2-core box that is the first thing to check when numbers move between runs.
     """
     async with CLIENTS[workload.client](workload.concurrency) as client:
-        call = client.call(target.url, target.headers, target.model, workload.mode == STREAM)
+        stream = workload.mode == STREAM
+        call = client.call(target.url, target.headers, target.model, stream, target.stream_end)
         await _drive(call, workload.warmup, workload.concurrency, workload.time_limit_s)
         before = _CpuSnapshot.take(target, foreign_cpu)
         outcome = await _drive(call, workload.requests, workload.concurrency, workload.time_limit_s)
@@ -191,6 +196,7 @@ def _result(target: Target, workload: Workload, outcome: _Outcome, cpu: _CpuSnap
         mean_ms=_ms(sum(latencies) / len(latencies) if latencies else None),
         client_cpu_pct=_pct(cpu.client, outcome.wall_s),
         server_cpu_pct=_pct(cpu.server, outcome.wall_s),
+        server_cpu_ms_per_req=_ms_per_request(cpu.server, len(latencies)),
         foreign_cpu_pct=_pct(cpu.foreign, outcome.wall_s),
         first_error=outcome.errors[0] if outcome.errors else None,
     )
@@ -200,6 +206,12 @@ def _pct(cpu_seconds: float | None, wall_s: float) -> float | None:
     if cpu_seconds is None or wall_s < MIN_CPU_WALL_S:
         return None
     return round(100 * cpu_seconds / wall_s, 1)
+
+
+def _ms_per_request(cpu_seconds: float, requests: int) -> float | None:
+    """Unlike the percentages, kept for short runs too: the kernel's 10 ms ticks then limit
+    its precision to about 10 ms / requests per process (see the report's notes)."""
+    return round(1000 * cpu_seconds / requests, 3) if requests else None
 
 
 def _ms(seconds: float | None) -> float | None:

@@ -1,7 +1,9 @@
 """Turn measurements into the gateway-vs-stock ratios, a markdown report and JSON.
 
-The ratios are always gateway / stock LiteLLM on the same machine in the same run, which is
-what makes them comparable across machines even when the absolute numbers are not.
+The ratios are always gateway / stock LiteLLM (or gateway / a peer gateway) on the same
+machine in the same run, which is what makes them comparable across machines even when the
+absolute numbers are not. CPU per request is judged against absolute budgets instead: it is
+what a deployment pays for, whatever the peers cost.
 """
 
 from __future__ import annotations
@@ -11,13 +13,17 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench.load import MODES, LoadResult
+from bench.load import MODES, NON_STREAM, STREAM, LoadResult
 from bench.stats import median, ratio
 
 EMULATOR = "emulator"
 STOCK = "stock"
 GATEWAY = "gateway"
 GATEWAY_TARGETS = ("gateway-virtual", "gateway-direct")
+# Peers are compared with the virtual model: like MLflow's endpoint, a name the proxy maps.
+GATEWAY_VS_PEERS = "gateway-virtual"
+# The gateway's own CPU per request, server process tree, utime+stime.
+CPU_BUDGET_MS = {NON_STREAM: 5.0, STREAM: 8.0}
 
 
 @dataclass
@@ -81,6 +87,30 @@ class Ratio:
 
 
 @dataclass
+class PeerRatio:
+    """Gateway (virtual model) against one peer gateway, for one figure."""
+
+    metric: str
+    mode: str
+    concurrency: int
+    peer: str
+    gateway: float | None
+    peer_value: float | None
+    ratio: float | None  # gateway / peer
+
+
+@dataclass
+class CpuVerdict:
+    """The gateway's CPU per request in one cell against its budget (worse of both names)."""
+
+    mode: str
+    concurrency: int
+    gateway_ms: float | None
+    budget_ms: float
+    verdict: str
+
+
+@dataclass
 class BenchReport:
     """Everything one run measured; rendered to markdown and JSON from this one object."""
 
@@ -91,6 +121,9 @@ class BenchReport:
     notes: list[str] = field(default_factory=list)
     rounds: list[list[LoadResult]] = field(default_factory=list)  # `loads` is their median
     ratios: list[Ratio] = field(default_factory=list)
+    peers: dict[str, str] = field(default_factory=dict)  # measured peer -> version
+    peer_ratios: list[PeerRatio] = field(default_factory=list)
+    cpu_verdicts: list[CpuVerdict] = field(default_factory=list)
 
     def result(self, target: str, mode: str, concurrency: int) -> LoadResult | None:
         for load in self.loads:
@@ -123,6 +156,9 @@ class BenchReport:
             },
             "rss_mb": {name: _round(mb, 1) for name, mb in self.rss_mb.items()},
             "ratios": [asdict(r) for r in self.ratios],
+            "peers": self.peers,
+            "peer_ratios": [asdict(r) for r in self.peer_ratios],
+            "cpu_verdicts": [asdict(v) for v in self.cpu_verdicts],
             "rounds": [[asdict(r) for r in round_] for round_ in self.rounds],
         }
 
@@ -185,6 +221,62 @@ def _make(
     )
 
 
+def compute_peer_ratios(report: BenchReport, concurrency: int) -> list[PeerRatio]:
+    """Added p50 at c=1 and req/s at c=`concurrency`, per mode, gateway / each peer."""
+    ratios: list[PeerRatio] = []
+    for peer in report.peers:
+        for mode in MODES:
+            ours, theirs = report.result(GATEWAY_VS_PEERS, mode, 1), report.result(peer, mode, 1)
+            ours_ms = report.added_p50_ms(ours) if ours else None
+            theirs_ms = report.added_p50_ms(theirs) if theirs else None
+            ratios.append(_peer_ratio(ADDED_LATENCY.metric, mode, 1, peer, ours_ms, theirs_ms))
+        for mode in MODES:
+            ours = report.result(GATEWAY_VS_PEERS, mode, concurrency)
+            theirs = report.result(peer, mode, concurrency)
+            ratios.append(
+                _peer_ratio(
+                    THROUGHPUT.metric.format(c=concurrency),
+                    mode,
+                    concurrency,
+                    peer,
+                    ours.rps if ours else None,
+                    theirs.rps if theirs else None,
+                )
+            )
+    return ratios
+
+
+def _peer_ratio(
+    metric: str, mode: str, concurrency: int, peer: str, ours: float | None, theirs: float | None
+) -> PeerRatio:
+    value = ratio(ours, theirs)
+    return PeerRatio(
+        metric, mode, concurrency, peer, _round(ours), _round(theirs), _round(value, 2)
+    )
+
+
+def compute_cpu_verdicts(report: BenchReport) -> list[CpuVerdict]:
+    """Per cell, the worse of the two gateway names against CPU_BUDGET_MS."""
+    verdicts = []
+    cells = sorted({(r.mode, r.concurrency) for r in report.loads}, key=_cell_order)
+    for mode, concurrency in cells:
+        values = [
+            load.server_cpu_ms_per_req
+            for via in GATEWAY_TARGETS
+            if (load := report.result(via, mode, concurrency)) is not None
+            and load.server_cpu_ms_per_req is not None
+        ]
+        worst = max(values, default=None)
+        budget = CPU_BUDGET_MS[mode]
+        verdict = "n/a" if worst is None else "met" if worst <= budget else "MISSED"
+        verdicts.append(CpuVerdict(mode, concurrency, _round(worst), budget, verdict))
+    return verdicts
+
+
+def _cell_order(cell: tuple[str, int]) -> tuple[int, int]:
+    return MODES.index(cell[0]), cell[1]
+
+
 # --- markdown -----------------------------------------------------------------------------
 
 
@@ -210,6 +302,22 @@ def render_markdown(report: BenchReport) -> str:
     ]
     if report.ratios:
         lines += ["", "### Gateway / stock LiteLLM", "", *_ratio_table(report.ratios)]
+    if report.peer_ratios:
+        lines += [
+            "",
+            f"### Gateway / peer gateways (gateway = {GATEWAY_VS_PEERS})",
+            "",
+            "Below 1 the gateway is better on added latency; above 1, on req/s.",
+            "",
+            *_peer_table(report),
+        ]
+    if report.cpu_verdicts:
+        lines += [
+            "",
+            "### Server CPU per request (ms, utime+stime of the process tree)",
+            "",
+            *_cpu_table(report),
+        ]
     if report.notes:
         lines += ["", "### Notes", "", *(f"- {note}" for note in report.notes)]
     return "\n".join(lines) + "\n"
@@ -226,6 +334,7 @@ def _load_table(report: BenchReport) -> list[str]:
         "req/s",
         "errors",
         "server CPU %",
+        "server CPU ms/req",
         "client CPU %",
         "other CPU %",
     )
@@ -241,6 +350,7 @@ def _load_table(report: BenchReport) -> list[str]:
             _fmt(load.rps, 0),
             str(load.errors),
             _fmt(load.server_cpu_pct, 0),
+            _fmt(load.server_cpu_ms_per_req, 2),
             _fmt(load.client_cpu_pct, 0),
             _fmt(load.foreign_cpu_pct, 0),
         )
@@ -252,7 +362,7 @@ def _load_table(report: BenchReport) -> list[str]:
 def _process_table(report: BenchReport) -> list[str]:
     header = ("server", "startup median s", "startup samples s", "RSS after load MB")
     rows = []
-    for name in (STOCK, GATEWAY):
+    for name in (STOCK, GATEWAY, *report.peers):
         startup = report.startups.get(name)
         if startup is None:
             continue
@@ -287,6 +397,42 @@ def _ratio_table(ratios: list[Ratio]) -> list[str]:
         )
         for r in ratios
     ]
+    return _table(header, rows)
+
+
+def _peer_table(report: BenchReport) -> list[str]:
+    """One row per figure, a value and a ratio column pair per peer."""
+    peers = list(report.peers)
+    header = ("metric", "mode", "gateway")
+    for peer in peers:
+        header += (peer, f"gateway/{peer}")
+    rows = []
+    for first in (r for r in report.peer_ratios if r.peer == peers[0]):
+        row: tuple[str, ...] = (first.metric, first.mode, _fmt(first.gateway, 2))
+        for peer in peers:
+            match = next(
+                r
+                for r in report.peer_ratios
+                if (r.peer, r.metric, r.mode) == (peer, first.metric, first.mode)
+            )
+            row += (_fmt(match.peer_value, 2), _fmt(match.ratio, 2))
+        rows.append(row)
+    return _table(header, rows)
+
+
+def _cpu_table(report: BenchReport) -> list[str]:
+    """Every server side by side per cell, then the gateway's budget and verdict."""
+    servers = [EMULATOR, STOCK, *GATEWAY_TARGETS, *report.peers]
+    servers = [s for s in servers if any(load.target == s for load in report.loads)]
+    header = ("mode", "c", *servers, "gateway budget", "verdict")
+    rows = []
+    for verdict in report.cpu_verdicts:
+        values = []
+        for server in servers:
+            load = report.result(server, verdict.mode, verdict.concurrency)
+            values.append(_fmt(load.server_cpu_ms_per_req if load else None, 2))
+        budget = f"≤ {verdict.budget_ms:g}"
+        rows.append((verdict.mode, str(verdict.concurrency), *values, budget, verdict.verdict))
     return _table(header, rows)
 
 

@@ -20,6 +20,8 @@ Grammar (case-insensitive), on the last `/`-separated segment of the model name:
            nodone           stream without the final `data: [DONE]`
            noUsage          never report usage
            noprefill        reject (400) a conversation that ends with an assistant message
+           401echo          401 whose message quotes the API key it was sent (some providers
+                            do): the gateway must never pass it on
            rpm<N>           behave like a real free tier: 429 (Retry-After) once more than N
                             requests arrived in the last 60 s, otherwise answer normally
     -ra<N>    adds `Retry-After: N` (Gemini: a RetryInfo `retryDelay` in the body instead)
@@ -50,6 +52,7 @@ class FaultKind(StrEnum):
     NO_USAGE = "nousage"
     NO_PREFILL = "noprefill"
     RPM = "rpm"
+    ECHO_KEY = "401echo"
 
 
 DEFAULT_DELAY_SECONDS = 1.0
@@ -57,7 +60,8 @@ DEFAULT_CHUNKS = 3
 
 _KIND = re.compile(
     r"fault-(?:"
-    r"(?P<status>[1-5]\d\d)"
+    r"(?P<echo>401echo)"
+    r"|(?P<status>[1-5]\d\d)"
     r"|(?P<timed>slowheaders|slowfirst)(?P<seconds>\d+(?:\.\d+)?)?"
     r"|(?P<counted>cut|stall|rpm)(?P<chunks>\d+)?"
     r"|(?P<plain>context|policy|reset|silent|malformed|nodone|nousage|noprefill)"
@@ -86,7 +90,9 @@ def parse_fault(model: str | None) -> Fault | None:
     if match is None:
         return None
     fields: dict = {}
-    if match["status"]:
+    if match["echo"]:
+        fields = {"kind": FaultKind.ECHO_KEY}
+    elif match["status"]:
         fields = {"kind": FaultKind.STATUS, "status": int(match["status"])}
     elif match["timed"]:
         fields = {"kind": FaultKind(match["timed"].lower())}

@@ -44,14 +44,15 @@ class GeminiFormat:
         # Mode NONE (OpenAI's tool_choice "none"): the model answers in text.
         tools = [] if str(calling.get("mode", "")).upper() == "NONE" else body.get("tools")
         conversation = Conversation(tools=_tools(tools))
-        chars = 0
+        texts: list[str] = []
         system = _get(body, "system_instruction", "systemInstruction")
         if isinstance(system, dict):
-            chars += sum(len(_part_text(p)) for p in system.get("parts") or [])
+            texts += [_part_text(p) for p in system.get("parts") or []]
         contents = [c for c in body.get("contents") or [] if isinstance(c, dict)]
         for content in contents:
-            chars += sum(len(_part_text(p)) for p in content.get("parts") or [])
-        conversation.prompt_chars = chars
+            texts += [_part_text(p) for p in content.get("parts") or []]
+        conversation.prompt_chars = sum(len(text) for text in texts)
+        conversation.context = "\n".join(texts)
         if contents:
             parts = [p for p in contents[-1].get("parts") or [] if isinstance(p, dict)]
             results = [r for p in parts if (r := _get(p, "function_response", "functionResponse"))]

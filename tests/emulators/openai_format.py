@@ -32,10 +32,12 @@ class OpenAIFormat:
 
     def parse(self, body: dict[str, Any], path_model: str | None, stream: bool) -> ChatCall:
         messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+        texts = [content_text(m.get("content")) for m in messages]
         conversation = Conversation(
-            prompt_chars=sum(len(content_text(m.get("content"))) for m in messages),
+            prompt_chars=sum(len(text) for text in texts),
             # With tool_choice "none" a model answers in text, as if it had no tools.
             tools=[] if body.get("tool_choice") == "none" else _tools(body.get("tools")),
+            context="\n".join(texts),
         )
         if messages:
             role = str(messages[-1].get("role") or "")

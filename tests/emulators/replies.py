@@ -7,6 +7,9 @@ the same prompt gets the same answer from every emulated provider and tests can 
 from __future__ import annotations
 
 import json
+import posixpath
+import re
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +17,19 @@ ECHO_MARKER = "echo:"
 THINKER_MARKER = "thinker"
 THOUGHT = "Let me think it over."
 TOOL_RESULT_LIMIT = 200
+# What agents are asked to do in the end-to-end tests: the file the emulated model writes.
+FILE_NAME = "hello.txt"
+FILE_CONTENT = "hi"
+# Shell tools the model uses to write the file when no file-writing tool is offered (Codex's
+# `exec_command`, older Codex's `shell`, Gemini CLI's `run_shell_command`), any case.
+SHELL_TOOLS = frozenset({"exec_command", "shell", "bash", "run_shell_command"})
+_SHELL_COMMAND_KEYS = ("cmd", "command")
+# Where agents state their working directory: Claude Code's system prompt
+# ("Primary working directory: /path"), Codex's `<environment_context>` ("<cwd>/path</cwd>").
+_WORKDIR_PATTERNS = (
+    re.compile(r"<cwd>\s*([^<\n]+?)\s*</cwd>"),
+    re.compile(r"working directory:\s*(/\S+)", re.IGNORECASE),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +51,9 @@ class Conversation:
     previous_user_text: str = ""
     prompt_chars: int = 0
     tools: list[ToolSpec] = field(default_factory=list)
+    # The text of the system prompt and every message, where agents state their working
+    # directory (an absolute file path for Claude Code's `Write`, a workdir for shell tools).
+    context: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +91,67 @@ def plan_reply(provider: str, model: str, conversation: Conversation, serial: in
     prompt_tokens = conversation.prompt_chars // 4 + 1
     reply_id = f"emu-{serial}"
     if conversation.tools and conversation.last_role == "user":
-        # A file-writing tool when offered (what agent tests assert on), else the first one.
-        tool = next((t for t in conversation.tools if t.name == "write"), conversation.tools[0])
-        call = ToolCall(f"call_{serial}", tool.name, fill_arguments(tool.parameters))
+        name, arguments = tool_call_for(conversation)
+        call = ToolCall(f"call_{serial}", name, arguments)
         tokens = (len(call.name) + len(call.arguments_json)) // 4 + 1
         return Reply(reply_id, None, call, prompt_tokens, tokens)
     text = reply_text(provider, model, conversation)
     return Reply(reply_id, text, None, prompt_tokens, max(1, len(text.split())))
+
+
+def tool_call_for(conversation: Conversation) -> tuple[str, dict[str, Any]]:
+    """The tool the model calls, and its arguments: what agent tests assert on is a file
+    written. In order: OpenCode's `write` (relative `filePath`, as ever), another tool named
+    `write` in any case (Claude Code's `Write`: an absolute `file_path` in the working
+    directory), a shell tool running a command that writes the file (Codex's `exec_command`),
+    else the first tool offered, with sample arguments."""
+    tools = conversation.tools
+    if tool := next((t for t in tools if t.name == "write"), None):
+        return tool.name, fill_arguments(tool.parameters)
+    workdir = working_directory(conversation.context)
+    if tool := next((t for t in tools if t.name.lower() == "write"), None):
+        return tool.name, _write_arguments(tool.parameters, workdir)
+    for tool in tools:
+        if tool.name.lower() in SHELL_TOOLS and (arguments := _shell_arguments(tool, workdir)):
+            return tool.name, arguments
+    return tools[0].name, fill_arguments(tools[0].parameters)
+
+
+def working_directory(text: str) -> str | None:
+    """The working directory an agent stated in its prompt, if it did."""
+    for pattern in _WORKDIR_PATTERNS:
+        if match := pattern.search(text):
+            return match.group(1)
+    return None
+
+
+def _write_arguments(schema: dict[str, Any], workdir: str | None) -> dict[str, Any]:
+    arguments = fill_arguments(schema)
+    if workdir:
+        for name, value in arguments.items():
+            if value == FILE_NAME:
+                arguments[name] = posixpath.join(workdir, FILE_NAME)
+    return arguments
+
+
+def _shell_arguments(tool: ToolSpec, workdir: str | None) -> dict[str, Any] | None:
+    """Arguments running `printf hi > hello.txt` in the working directory, or None when the
+    tool takes no command (`cmd` or `command`, a string or an argv array)."""
+    properties = (tool.parameters or {}).get("properties") or {}
+    key = next((k for k in _SHELL_COMMAND_KEYS if k in properties), None)
+    if key is None:
+        return None
+    command = f"printf {FILE_CONTENT} > {FILE_NAME}"
+    arguments = fill_arguments(tool.parameters)
+    if workdir and "workdir" in properties:
+        arguments["workdir"] = workdir
+    elif workdir:
+        command = f"cd {shlex.quote(workdir)} && {command}"
+    prop = properties[key] if isinstance(properties[key], dict) else {}
+    kind = prop.get("type", "string")
+    is_array = "array" in kind if isinstance(kind, list) else str(kind).lower() == "array"
+    arguments[key] = ["bash", "-lc", command] if is_array else command
+    return arguments
 
 
 def reasoning_text(model: str) -> str | None:
@@ -135,9 +208,9 @@ def _sample_value(name: str, prop: dict[str, Any]) -> Any:
         return sample.copy() if isinstance(sample, list | dict) else sample
     lowered = name.lower()
     if "path" in lowered or "file" in lowered:
-        return "hello.txt"
+        return FILE_NAME
     if "content" in lowered or "text" in lowered:
-        return "hi"
+        return FILE_CONTENT
     return "x"
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from .embeddings import gemini_embeddings, openai_embeddings
 from .faults import Fault, FaultCounters, FaultKind, parse_fault
 from .gemini_format import GeminiFormat
 from .http import BadRequest, Connection, Request
@@ -58,10 +59,11 @@ MIDSTREAM_PAUSE_SECONDS = 0.05
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    kind: str  # "chat" | "models" | "health"
+    kind: str  # "chat" | "embeddings" | "models" | "health" | "search"
     provider: str
     model: str | None = None  # Gemini carries the model in the path
     stream: bool = False  # Gemini carries streaming in the path
+    batch: bool = False  # Gemini's batchEmbedContents (vs embedContent)
 
 
 _ROUTES: list[tuple[str, re.Pattern[str], str, str]] = [
@@ -80,6 +82,16 @@ _ROUTES: list[tuple[str, re.Pattern[str], str, str]] = [
     ("GET", re.compile(r"/client/v4/accounts/[^/]+/ai/v1/models"), "models", "cloudflare"),
     ("POST", re.compile(r"/v1/chat/completions"), "chat", "openai"),
     ("GET", re.compile(r"/v1/models"), "models", "openai"),
+    ("POST", re.compile(r"/openai/v1/embeddings"), "embeddings", "groq"),
+    (
+        "POST",
+        re.compile(r"/v1beta/models/(?P<model>[^:]+):(?P<embed>batchEmbedContents|embedContent)"),
+        "embeddings",
+        "gemini",
+    ),
+    ("POST", re.compile(r"/inference(?:/v1)?/embeddings"), "embeddings", "github"),
+    ("POST", re.compile(r"/client/v4/accounts/[^/]+/ai/v1/embeddings"), "embeddings", "cloudflare"),
+    ("POST", re.compile(r"/v1/embeddings"), "embeddings", "openai"),
     ("GET", re.compile(r"/healthz"), "health", ""),
     ("GET", re.compile(r"/res/v1/web/search"), "search", "brave"),
     ("POST", re.compile(r"/tavily/search"), "search", "tavily"),
@@ -92,8 +104,9 @@ def match_route(method: str, path: str) -> Route | None:
     for route_method, pattern, kind, provider in _ROUTES:
         if method == route_method and (match := pattern.fullmatch(path)):
             groups = match.groupdict()
-            stream = groups.get("action", "").lower().startswith("stream")
-            return Route(kind, provider, groups.get("model"), stream)
+            stream = (groups.get("action") or "").lower().startswith("stream")
+            batch = (groups.get("embed") or "").startswith("batch")
+            return Route(kind, provider, groups.get("model"), stream, batch)
     return None
 
 
@@ -190,6 +203,8 @@ class ProviderEmulator:
             return await self._deliver(connection, request, JsonResponse(200, {"ok": True}), None)
         if route.kind == "search":
             return await self._handle_search(connection, request, route.provider)
+        if route.kind == "embeddings":
+            return await self._handle_embeddings(connection, request, route)
 
         wire = self._formats[route.provider]
         api_key = _api_key(route.provider, request)
@@ -231,8 +246,40 @@ class ProviderEmulator:
                 else:
                     await connection.wait_for_hangup(self.hang_seconds)
                 return False
-            response = self._respond(wire, call, fault)
+            response = self._respond(wire, call, fault, api_key)
         self._record(request, route.provider, call.model, response.status, body, fault, api_key)
+        return await self._deliver(connection, request, response, fault)
+
+    async def _handle_embeddings(
+        self, connection: Connection, request: Request, route: Route
+    ) -> bool:
+        body = request.json()
+        wire = self._formats[route.provider]
+        api_key = _api_key(route.provider, request)
+        model = route.model or (body.get("model") if isinstance(body, dict) else None) or ""
+        model = model.removeprefix("models/")
+        fault = parse_fault(model)
+        if fault and not self.fault_counters.fires(route.provider, model, fault):
+            fault = None
+        if self.api_key is not None and api_key != self.api_key:
+            response: JsonResponse = wire.error(401, model)
+        elif fault and fault.kind is FaultKind.ECHO_KEY:
+            response = _quoting_key(wire.error(401, model), api_key)
+        elif fault and fault.kind in (FaultKind.RESET, FaultKind.SILENT):
+            self._record(request, route.provider, model, None, body, fault, api_key)
+            if fault.kind is FaultKind.RESET:
+                connection.reset()
+            else:
+                await connection.wait_for_hangup(self.hang_seconds)
+            return False
+        elif fault and fault.kind is FaultKind.STATUS:
+            assert fault.status is not None
+            response = wire.error(fault.status, model, retry_after=fault.retry_after)
+        elif route.provider == "gemini":
+            response = gemini_embeddings(body, model, route.batch)
+        else:
+            response = openai_embeddings(body, model)
+        self._record(request, route.provider, model, response.status, body, fault, api_key)
         return await self._deliver(connection, request, response, fault)
 
     async def _handle_search(self, connection: Connection, request: Request, provider: str) -> bool:
@@ -260,7 +307,7 @@ class ProviderEmulator:
         return await self._deliver(connection, request, response, None)
 
     def _respond(
-        self, wire: WireFormat, call: ChatCall, fault: Fault | None
+        self, wire: WireFormat, call: ChatCall, fault: Fault | None, api_key: str | None
     ) -> JsonResponse | StreamResponse:
         """The response the provider would give; delivery faults are applied later."""
         kind = fault.kind if fault else None
@@ -269,6 +316,8 @@ class ProviderEmulator:
             return wire.error(fault.status, call.model, retry_after=fault.retry_after)
         if kind is FaultKind.RPM:
             return wire.error(429, call.model, retry_after=60)
+        if kind is FaultKind.ECHO_KEY:
+            return _quoting_key(wire.error(401, call.model), api_key)
         if kind is FaultKind.CONTEXT:
             return wire.context_exceeded(call)
         if kind is FaultKind.POLICY:
@@ -401,6 +450,22 @@ def _first_content_events(events: list[Event], count: int) -> list[Event]:
             count -= 1
             end = index + 1
     return events[:end]
+
+
+def _quoting_key(response: JsonResponse, api_key: str | None) -> JsonResponse:
+    """A 401 whose message quotes the key it was sent, as some providers' do."""
+
+    def quote(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                k: f"{v} (key sent: {api_key})" if k == "message" else quote(v)
+                for k, v in node.items()
+            }
+        if isinstance(node, list):
+            return [quote(item) for item in node]
+        return node
+
+    return JsonResponse(response.status, quote(response.body), response.headers)
 
 
 def _api_key(provider: str, request: Request) -> str | None:

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 Event = dict[str, Any]
 Item = dict[str, Any]
@@ -40,15 +43,48 @@ _ECHOED_DEFAULTS: dict[str, Any] = {
 _INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
-def echoed_fields(body: dict[str, Any]) -> dict[str, Any]:
-    """What the response object repeats of the request (`store` is always false: the
-    gateway keeps no responses)."""
+def echoed_fields(body: dict[str, Any], stored: bool = False) -> dict[str, Any]:
+    """What the response object repeats of the request; `stored` says whether the gateway
+    keeps it (for `previous_response_id` and `item_reference`)."""
     echoed = {
         key: body[key] if body.get(key) is not None else default
         for key, default in _ECHOED_DEFAULTS.items()
     }
-    echoed["store"] = False
+    echoed["store"] = stored
+    echoed["previous_response_id"] = body.get("previous_response_id")
     return echoed
+
+
+@dataclass(frozen=True)
+class ToolNaming:
+    """How the chat tool names of an answer map back to the request's Responses tools.
+
+    The request's `namespace` tools reach chat models flattened (`ns__name`) and its
+    `custom` (freeform) tools as functions taking one `content` string; a call to either
+    must come back in the Responses API's own terms: a `function_call` with `namespace` and
+    the short name, or a `custom_tool_call` with the raw `input`.
+    """
+
+    namespaced: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    custom: frozenset[str] = frozenset()
+
+    def function(self, name: str) -> tuple[str, str | None]:
+        """(short name, namespace) of a chat function name."""
+        if name in self.namespaced:
+            namespace, short = self.namespaced[name]
+            return short, namespace
+        return name, None
+
+
+def custom_tool_input(arguments: str) -> str:
+    """A custom tool's raw input from the `{"content": ...}` arguments it was called with."""
+    try:
+        value = orjson.loads(arguments)
+    except orjson.JSONDecodeError:
+        return arguments
+    if isinstance(value, dict) and isinstance(value.get("content"), str):
+        return value["content"]
+    return arguments
 
 
 def new_id(prefix: str) -> str:
@@ -139,11 +175,12 @@ class _OpenItem:
 
 @dataclass
 class _ToolCall:
-    """A function call being streamed; announced once its name is known."""
+    """A function (or custom tool) call being streamed; announced once its name is known."""
 
     item: Item
     output_index: int | None = None
     pending_arguments: str = ""
+    custom: bool = False  # a custom tool's input arrives whole, when the call is done
 
 
 class ResponseBuilder:
@@ -153,8 +190,15 @@ class ResponseBuilder:
     closing ones with the final response, `fail` the ending of an answer that broke off.
     """
 
-    def __init__(self, echoed: dict[str, Any], model: str, created_at: int | None = None) -> None:
+    def __init__(
+        self,
+        echoed: dict[str, Any],
+        model: str,
+        created_at: int | None = None,
+        tool_naming: ToolNaming | None = None,
+    ) -> None:
         self.id = new_id("resp")
+        self.tool_naming = tool_naming or ToolNaming()
         self.created_at = created_at or int(time.time())
         self.model = model
         self.echoed = echoed
@@ -238,7 +282,6 @@ class ResponseBuilder:
             "incomplete_details": None,
             "model": self.model,
             "output": [_snapshot(item) for item in self.output],
-            "previous_response_id": None,
             "usage": None,
             **self.echoed,
         }
@@ -313,9 +356,13 @@ class ResponseBuilder:
             if not call.item["name"]:
                 return events  # a call is announced with its name
             arguments, call.pending_arguments = call.pending_arguments, ""
+            self._name_call(call)
             call.output_index = len(self.output)
             self.output.append(call.item)
             events.append(self._event("response.output_item.added", **self._where_item(call)))
+        if call.custom:
+            call.pending_arguments += arguments
+            return events
         if arguments:
             call.item["arguments"] += arguments
             events.append(
@@ -328,6 +375,26 @@ class ResponseBuilder:
             )
         return events
 
+    def _name_call(self, call: _ToolCall) -> None:
+        """Give a call its Responses identity: a custom tool call, or a function call with
+        its namespace restored."""
+        name = call.item["name"]
+        if name in self.tool_naming.custom:
+            call.custom = True
+            call.item = {
+                "id": new_id("ctc"),
+                "type": "custom_tool_call",
+                "status": "in_progress",
+                "call_id": call.item["call_id"],
+                "name": name,
+                "input": "",
+            }
+            return
+        short, namespace = self.tool_naming.function(name)
+        call.item["name"] = short
+        if namespace is not None:
+            call.item["namespace"] = namespace
+
     def _close_tool_calls(self) -> list[Event]:
         events: list[Event] = []
         for index in sorted(self._calls):
@@ -335,15 +402,28 @@ class ResponseBuilder:
             if call.output_index is None:
                 continue  # never named: nothing a client could run
             call.item["status"] = "completed"
-            events += [
-                self._event(
-                    "response.function_call_arguments.done",
-                    item_id=call.item["id"],
-                    output_index=call.output_index,
-                    arguments=call.item["arguments"],
-                ),
-                self._event("response.output_item.done", **self._where_item(call)),
-            ]
+            where = {"item_id": call.item["id"], "output_index": call.output_index}
+            if call.custom:
+                call.item["input"] = custom_tool_input(call.pending_arguments)
+                events += [
+                    self._event(
+                        "response.custom_tool_call_input.delta",
+                        **where,
+                        delta=call.item["input"],
+                    ),
+                    self._event(
+                        "response.custom_tool_call_input.done", **where, input=call.item["input"]
+                    ),
+                ]
+            else:
+                events.append(
+                    self._event(
+                        "response.function_call_arguments.done",
+                        **where,
+                        arguments=call.item["arguments"],
+                    )
+                )
+            events.append(self._event("response.output_item.done", **self._where_item(call)))
         self._calls.clear()
         return events
 
@@ -359,9 +439,13 @@ class ResponseBuilder:
         return event
 
 
-def response_from_completion(completion: dict[str, Any], echoed: dict[str, Any]) -> dict[str, Any]:
+def response_from_completion(
+    completion: dict[str, Any], echoed: dict[str, Any], tool_naming: ToolNaming | None = None
+) -> dict[str, Any]:
     """A whole chat completion as a Responses API response object (non-stream requests)."""
-    builder = ResponseBuilder(echoed, completion.get("model") or "", completion.get("created"))
+    builder = ResponseBuilder(
+        echoed, completion.get("model") or "", completion.get("created"), tool_naming
+    )
     for choice in completion.get("choices") or ():
         message = choice.get("message") or {}
         calls = [

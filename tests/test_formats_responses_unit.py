@@ -1,4 +1,4 @@
-"""Chat chunks → Responses API events and objects (gateway/responses_format.py), pure logic.
+"""Chat chunks → Responses API events and objects (gateway/formats/responses.py), pure logic.
 
 The HTTP behaviour is covered in test_responses.py and test_failover.py; these pin down the
 cases emulators rarely produce: names arriving late, parallel calls, truncation, failure.
@@ -6,7 +6,7 @@ cases emulators rarely produce: names arriving late, parallel calls, truncation,
 
 from __future__ import annotations
 
-from gateway.responses_format import (
+from gateway.formats.responses import (
     ResponseBuilder,
     echoed_fields,
     response_from_completion,

@@ -1,0 +1,1 @@
+"""Renderers: a chat answer (whole or as chunks) in another API's shape."""
