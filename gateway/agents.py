@@ -55,12 +55,31 @@ def agent_config(agent: str, catalog: Catalog, base_url: str, *, model: str, has
             ]
         )
     if agent == "aider":
+        metadata = {
+            f"openai/{model}": {
+                "max_input_tokens": _smallest(catalog, model, "context_window", 131072),
+                "max_output_tokens": _smallest(catalog, model, "max_output_tokens", 8192),
+                "input_cost_per_token": 0,
+                "output_cost_per_token": 0,
+                "litellm_provider": "openai",
+                "mode": "chat",
+            }
+        }
         return "\n".join(
             [
                 "# .aider.conf.yml (in your project or home directory)",
                 f"openai-api-base: {base_url}/v1",
                 f'openai-api-key: "{key}"',
                 f"model: openai/{model}",
+                "# aider would otherwise reach pypi.org and GitHub at start (version check,",
+                "# model prices) and may ask about analytics:",
+                "check-update: false",
+                "analytics-disable: true",
+                "show-release-notes: false",
+                "# Also, next to it, .aider.model.metadata.json (the model's limits, no price",
+                "# download, no 'unknown model' prompt):",
+                f"#   {json.dumps(metadata)}",
+                "# and in the environment (or .env): LITELLM_LOCAL_MODEL_COST_MAP=True",
             ]
         )
     if agent == "llm":
@@ -83,3 +102,14 @@ def agent_config(agent: str, catalog: Catalog, base_url: str, *, model: str, has
         ]
         return "\n".join(header + entries)
     raise ValueError(f"unknown agent {agent!r} (known: {', '.join(AGENTS)})")
+
+
+def _smallest(catalog: Catalog, model: str, option: str, default: int) -> int:
+    """The smallest `option` among the model's candidates (what a client must plan for)."""
+    chain = catalog.chain_for(model)
+    values = [
+        getattr(c.deployment.options, option)
+        for c in (chain.candidates if chain else ())
+        if c.deployment is not None and getattr(c.deployment.options, option)
+    ]
+    return min(values, default=default)
