@@ -38,9 +38,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     from gateway.api.auth import APIKeyMiddleware
     from gateway.api.routes import EXCEPTION_HANDLERS, gateway_routes
+    from gateway.engine.engine import Engine
+    from gateway.engine.g4f_source import configure_g4f
     from gateway.health import HealthChecker
     from gateway.litellm_glue.engine import LiteLLMEngine
-    from gateway.litellm_glue.g4f_handler import configure_g4f
     from gateway.litellm_glue.proxy import (
         OpenedLiteLLMRoutes,
         UnknownRouteGroup,
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         route_prefixes,
     )
     from gateway.litellm_glue.router import build_router
+    from gateway.litellm_glue.tokens import count_prompt_tokens
     from gateway.routing.chain import ChainRunner
     from gateway.routing.cooldowns import CooldownTracker
     from gateway.routing.quotas import QuotaTracker
@@ -59,8 +61,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         opened = route_prefixes(settings.litellm_routes)
     except UnknownRouteGroup as exc:
         raise ConfigError(str(exc)) from None
-    configure_g4f(catalog, settings.data_dir)
-    router = build_router(litellm_config)
+    configure_g4f(settings.data_dir)
+    engine = Engine(
+        catalog,
+        # LiteLLM's Router, for providers set to `engine: litellm` and for embeddings; built
+        # on first use, since most gateways never need it.
+        lambda: LiteLLMEngine(build_router(litellm_config)),
+        count_tokens=count_prompt_tokens,
+        request_timeout=config.routing.request_timeout,
+    )
     proxy = load_proxy() if opened else None
     db_url = database_url(settings.db_url, settings.data_dir)
     telemetry = TelemetryWriter(db_url, retention_days=settings.telemetry_retention_days)
@@ -98,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 if sharing is not None:
                     await sharing.close()
                 await responses.close()
+                await engine.close()
                 await telemetry.close()
 
     app = Starlette(
@@ -114,7 +124,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         config=config,
         catalog=catalog,
         runner=ChainRunner(config.routing, cooldowns, quotas, health),
-        engine=LiteLLMEngine(router),
+        engine=engine,
         telemetry=telemetry,
         quotas=quotas,
         responses=responses,

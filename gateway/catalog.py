@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.config import ConfigError, GatewayConfig, Limits, ModelOptions
 from gateway.config.loader import VIRTUAL_MODELS_FILE
@@ -33,6 +34,7 @@ class Deployment:
     problem: str | None = None
     g4f_provider: str | None = None
     daily_reset: str = "UTC"
+    engine: str = "native"  # or "litellm": LiteLLM's Router makes this provider's calls
 
     @property
     def usable(self) -> bool:
@@ -124,7 +126,9 @@ def build_catalog(
     for provider_name, provider in config.providers.providers.items():
         make = _deployments_of(provider_name, provider, PROVIDER_TYPES[provider.type], env)
         for model_id, options in provider.models.items():
-            deployment = make(model_id, options, g4f_provider=provider.g4f_provider)
+            deployment = make(
+                model_id, options, g4f_provider=provider.g4f_provider, engine=provider.engine
+            )
             catalog.deployments[deployment.id] = deployment
     catalog.search = _search_chain(config, env)
     for name, virtual in config.virtual_models.virtual_models.items():
@@ -162,7 +166,7 @@ def _deployments_of(
     )
     problem = "disabled in providers.yaml" if not account.enabled else endpoint.problem
 
-    def make(model_id: str, options: ModelOptions, **extra: str | None) -> Deployment:
+    def make(model_id: str, options: ModelOptions, **extra: Any) -> Deployment:
         return Deployment(
             id=f"{name}/{model_id}",
             provider=name,

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from gateway.catalog import Catalog
 from gateway.config import GatewayConfig
+from gateway.engine.engine import Engine
 from gateway.health import HealthChecker
-from gateway.litellm_glue.engine import LiteLLMEngine
 from gateway.routing.chain import ChainRunner
 from gateway.routing.quotas import Quotas
 from gateway.settings import Settings
@@ -25,7 +25,7 @@ class GatewayState:
     config: GatewayConfig
     catalog: Catalog
     runner: ChainRunner
-    engine: LiteLLMEngine
+    engine: Engine
     telemetry: TelemetryWriter
     quotas: Quotas
     responses: ResponseStore

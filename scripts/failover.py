@@ -1,7 +1,7 @@
 """`make failover`: each upstream fault -> what the client got -> how long it took.
 
 Starts the provider emulator and a gateway with the shipped failover defaults (10 s
-first-byte, first-token and idle limits) plus `stream_upstream: true`, and sends one streaming
+first-byte, first-token and idle limits, `stream_upstream: true`), and sends one streaming
 and one non-streaming request per fault through a two-candidate chain (the faulty provider
 first, a healthy one second), on `/v1/chat/completions`, `/v1/responses` and `/v1/messages`. Each
 answer is checked: the whole text, an honest error, or (the failure this exists to catch) a
@@ -136,9 +136,8 @@ def build_config(root: Path, emulator: Emulator) -> Path:
     }
     for name, provider in providers.items():
         provider["models"] = sorted(models.get(name, {"unused"}))
-    # Non-stream requests get the first-token and idle limits only when upstreams are
-    # streamed for them too (off by default: see README, Failover behaviour).
-    return write_config(root / "config", providers, virtual, routing={"stream_upstream": True})
+    # The shipped routing defaults (`stream_upstream: true` among them).
+    return write_config(root / "config", providers, virtual)
 
 
 def run_one(gateway: GatewayProcess, scenario: Scenario, mode: str) -> Outcome:

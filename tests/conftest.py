@@ -115,6 +115,25 @@ def session_providers(emulator: Emulator) -> dict[str, Any]:
             },
         },
         "g4f": {"type": "g4f", "api_base": f"{base}/v1", "models": ["gpt-4"]},
+        # The same wires through LiteLLM's Router instead of the gateway's engine.
+        "routedgroq": {
+            "type": "groq",
+            "engine": "litellm",
+            "api_key_env": "GROQ_API_KEY",
+            "models": ["routed-model"],
+        },
+        "routedgem": {
+            "type": "gemini",
+            "engine": "litellm",
+            "api_key_env": "GEMINI_API_KEY",
+            "models": ["routed-gemini"],
+        },
+        "routedbox": {
+            "type": "openai_compatible",
+            "engine": "litellm",
+            "api_base": f"{base}/v1",
+            "models": ["routed-box"],
+        },
         "nokey": {"type": "groq", "api_key_env": "NOT_SET_ANYWHERE", "models": ["m1"]},
         "off": {
             "type": "openai_compatible",

@@ -16,7 +16,27 @@ PROVIDER_MODELS = [
     ("cloudflare/@cf/meta/llama-3.3-70b-instruct-fp8-fast", "cloudflare"),
     ("mybox/some-model", "openai"),
     ("g4f/gpt-4", "openai"),
+    # engine: litellm, LiteLLM's Router making the call:
+    ("routedgroq/routed-model", "groq"),
+    ("routedgem/routed-gemini", "gemini"),
+    ("routedbox/routed-box", "openai"),
 ]
+
+
+@pytest.mark.parametrize(
+    ("model", "engine"),
+    [
+        ("groq/llama-3.3-70b-versatile", "free-llm-gateway/"),
+        ("routedgroq/routed-model", "litellm/"),
+    ],
+)
+def test_engine_setting_picks_who_sends_the_call(client, emulator, model, engine):
+    """`engine: native` (the default) is the gateway's own client; `engine: litellm` is
+    LiteLLM's Router (each says who it is in its user agent)."""
+    emulator.clear()
+    client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+    sent = next(r for r in emulator.requests if r.model == model.split("/", 1)[1])
+    assert engine in sent.headers.get("user-agent", "").lower()
 
 
 def test_virtual_model_answers_from_first_candidate(client):

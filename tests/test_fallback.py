@@ -162,7 +162,8 @@ def test_gateway_healthy_after_faults(client):
 
 
 def test_non_stream_truncated_upstream_fails_over(client):
-    """Default `stream_upstream: false`: a cut non-stream body is an error, never a 200."""
+    """A non-stream request whose upstream stream is cut: the next candidate answers it,
+    never a truncated 200."""
     raw = _chat(client, "cut", content="echo: one two three four five six")
     assert raw.parse().model == "gemini/gemini-3-pro"
     assert raw.parse().choices[0].message.content == "one two three four five six"

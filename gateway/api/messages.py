@@ -109,10 +109,18 @@ def _anthropic_statuses() -> Iterator[None]:
         yield
     except APIError as exc:
         if exc.code == "all_candidates_exhausted":
-            tried = {c.get("outcome") for c in exc.extra.get("candidates", ())} - {"unusable"}
-            if tried and not tried <= _RATE_LIMITED_OUTCOMES:
+            tried = [c for c in exc.extra.get("candidates", ()) if c.get("outcome") != "unusable"]
+            if tried and not all(_rate_limited(c) for c in tried):
                 exc.status = 529
         raise
+
+
+def _rate_limited(candidate: dict[str, Any]) -> bool:
+    """Rate-limited now, at its quota, or resting after a rate limit."""
+    outcome = candidate.get("outcome")
+    if outcome in _RATE_LIMITED_OUTCOMES:
+        return True
+    return outcome == "cooling_down" and "after rate_limited" in str(candidate.get("reason"))
 
 
 async def _events(session: StreamSession, builder: MessageBuilder) -> AsyncIterator[bytes]:

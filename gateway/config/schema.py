@@ -73,6 +73,11 @@ class ProviderConfig(_Account):
     """One chat account: its wire type and its models, besides what every account has."""
 
     type: ProviderType
+    engine: Literal["native", "litellm"] = Field(
+        default="native",
+        description="native: the gateway's own engine sends the calls (LiteLLM translates); "
+        "litellm: LiteLLM's Router makes them, for a provider the engine handles badly",
+    )
     g4f_provider: str | None = Field(
         default=None, description="g4f provider class name, e.g. PollinationsAI (type g4f only)"
     )
@@ -89,6 +94,15 @@ class ProviderConfig(_Account):
         if isinstance(value, dict):
             return {key: ({} if options is None else options) for key, options in value.items()}
         return value
+
+    @model_validator(mode="after")
+    def _g4f_has_no_litellm_engine(self) -> ProviderConfig:
+        if self.type == "g4f" and self.engine == "litellm":
+            raise ValueError(
+                "engine: litellm does not apply to g4f (LiteLLM has no g4f provider; the "
+                "gateway calls g4f's own client)"
+            )
+        return self
 
     @field_validator("models", mode="after")
     @classmethod
@@ -165,9 +179,9 @@ class RoutingSettings(_Strict):
         description="continue a stream that died mid-answer on the next candidate (prefill)",
     )
     stream_upstream: bool = Field(
-        default=False,
+        default=True,
         description="stream from upstreams even for non-stream requests, so the same "
-        "first-token and idle timeouts apply (costs LiteLLM's per-chunk work: off by default)",
+        "first-byte, first-token and idle limits apply to them",
     )
     health_check_interval: float = Field(
         default=300.0,

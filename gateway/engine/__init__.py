@@ -1,0 +1,1 @@
+"""The engine: upstream calls sent and read by the gateway itself (LiteLLM translates)."""
