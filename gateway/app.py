@@ -37,6 +37,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
 
     from gateway.api.auth import APIKeyMiddleware
+    from gateway.api.cors import CORSMiddleware
+    from gateway.api.guard import RequestGuard
     from gateway.api.routes import EXCEPTION_HANDLERS, gateway_routes
     from gateway.engine.engine import Engine
     from gateway.engine.g4f_source import configure_g4f
@@ -52,7 +54,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     from gateway.litellm_glue.tokens import count_prompt_tokens
     from gateway.routing.chain import ChainRunner
     from gateway.routing.cooldowns import CooldownTracker
+    from gateway.routing.drain import Drain
     from gateway.routing.quotas import QuotaTracker
+    from gateway.routing.saturation import Saturation
     from gateway.state import GatewayState
     from gateway.telemetry.response_store import ResponseStore
     from gateway.telemetry.writer import TelemetryWriter, database_url
@@ -87,6 +91,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         quotas = sharing.quotas
     health = HealthChecker(catalog, config.routing.health_check_interval)
+    saturation = Saturation(settings.max_in_flight)
+    drain = Drain(settings.drain_seconds)
 
     @asynccontextmanager
     async def lifespan(app_: Starlette):
@@ -98,11 +104,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     log.debug("gateway: unregistered idle LiteLLM proxy hooks %s", dropped)
             telemetry.start()
             health.start()
+            saturation.start()
             if sharing is not None:
                 await sharing.start()
             try:
                 yield
             finally:
+                await saturation.close()
                 await health.close()
                 if sharing is not None:
                     await sharing.close()
@@ -110,9 +118,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await engine.close()
                 await telemetry.close()
 
+    # Outermost first: CORS preflights need no key; the key is checked before a body is read.
+    middleware = [
+        *(
+            [Middleware(CORSMiddleware, origins=settings.cors_origins)]
+            * bool(settings.cors_origins)
+        ),
+        Middleware(APIKeyMiddleware, api_key=settings.proxy_api_key),
+        Middleware(
+            RequestGuard,
+            max_body_bytes=int(settings.max_body_mb * 1024 * 1024),
+            saturation=saturation,
+            drain=drain,
+        ),
+    ]
     app = Starlette(
         routes=gateway_routes(),
-        middleware=[Middleware(APIKeyMiddleware, api_key=settings.proxy_api_key)],
+        middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
@@ -123,11 +145,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         settings=settings,
         config=config,
         catalog=catalog,
-        runner=ChainRunner(config.routing, cooldowns, quotas, health),
+        runner=ChainRunner(config.routing, cooldowns, quotas, health, saturation),
         engine=engine,
         telemetry=telemetry,
         quotas=quotas,
         responses=responses,
+        drain=drain,
         health=health,
         sharing=sharing,
     )

@@ -119,23 +119,15 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _configure_logging(settings.log_level)
-    import uvicorn
-
     from gateway.app import create_app
+    from gateway.server import serve
 
     app = create_app(settings)
-    # LiteLLM's proxy leaves ~740k long-lived objects behind at import; without freezing them
-    # every full collection walks them all (up to 0.5 s pauses at 32 concurrent requests,
-    # make bench). No collect() first: it would cost startup time for little memory.
+    # LiteLLM leaves hundreds of thousands of long-lived objects behind at import; without
+    # freezing them every full collection walks them all (up to 0.5 s pauses at 32 concurrent
+    # requests, make bench). No collect() first: it would cost startup time for little memory.
     gc.freeze()
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=settings.log_level.lower(),
-        access_log=settings.log_level == "DEBUG",
-        timeout_graceful_shutdown=5,
-    )
+    serve(app, settings, args.host, args.port)
     return 0
 
 

@@ -54,6 +54,15 @@ class Settings:
     # LiteLLM proxy route groups served behind the gateway's own routes (closed by default).
     litellm_routes: tuple[str, ...] = ()
     responses_retention_days: float = 30  # stored Responses API responses; 0: none stored
+    # Who may call from a browser (CORS); empty: no cross-origin access.
+    cors_origins: tuple[str, ...] = ()
+    max_body_mb: float = 32.0  # larger request bodies get a 413
+    max_in_flight: int = 512  # more requests at once get a 503 with Retry-After
+    drain_seconds: float = 20.0  # on shutdown, time the streams in flight get to finish
+    keepalive_seconds: float = 75.0  # idle keep-alive connections are closed after this
+    header_timeout_seconds: float = 10.0  # a request's headers must arrive within this
+    max_header_kb: int = 64  # all of a request's headers together
+    max_headers: int = 100
 
     @property
     def generated_dir(self) -> Path:
@@ -73,6 +82,14 @@ class Settings:
             redis_prefix=(env.get("GATEWAY_REDIS_PREFIX") or "").strip() or "llm-gateway",
             litellm_routes=_names(env.get("GATEWAY_LITELLM_ROUTES")),
             responses_retention_days=float(env.get("GATEWAY_RESPONSES_RETENTION_DAYS") or 30),
+            cors_origins=_names(env.get("GATEWAY_CORS_ORIGINS")),
+            max_body_mb=float(env.get("GATEWAY_MAX_BODY_MB") or 32),
+            max_in_flight=int(env.get("GATEWAY_MAX_IN_FLIGHT") or 512),
+            drain_seconds=float(env.get("GATEWAY_DRAIN_SECONDS") or 20),
+            keepalive_seconds=float(env.get("GATEWAY_KEEPALIVE_SECONDS") or 75),
+            header_timeout_seconds=float(env.get("GATEWAY_HEADER_TIMEOUT_SECONDS") or 10),
+            max_header_kb=int(env.get("GATEWAY_MAX_HEADER_KB") or 64),
+            max_headers=int(env.get("GATEWAY_MAX_HEADERS") or 100),
         )
 
 

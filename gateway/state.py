@@ -10,6 +10,7 @@ from gateway.config import GatewayConfig
 from gateway.engine.engine import Engine
 from gateway.health import HealthChecker
 from gateway.routing.chain import ChainRunner
+from gateway.routing.drain import Drain
 from gateway.routing.quotas import Quotas
 from gateway.settings import Settings
 from gateway.telemetry.response_store import ResponseStore
@@ -29,5 +30,6 @@ class GatewayState:
     telemetry: TelemetryWriter
     quotas: Quotas
     responses: ResponseStore
+    drain: Drain
     health: HealthChecker | None = None
     sharing: Sharing | None = None  # cooldowns and quotas shared through Redis

@@ -72,6 +72,7 @@ def session_providers(emulator: Emulator) -> dict[str, Any]:
                 "fault-cut3": {},
                 "fault-429-ra20": {},
                 "fault-noUsage-x": {},
+                "fault-silent-d": {},
             },
         },
         # A 401 cools down the whole account, so it gets an account of its own.
@@ -167,6 +168,8 @@ SESSION_VIRTUAL_MODELS: dict[str, Any] = {
     "policy": {"candidates": ["groq/fault-policy", "gemini/gemini-3-pro"]},
     "bad-request": {"candidates": ["groq/fault-400", "gemini/gemini-3-pro"]},
     "unusable": {"candidates": ["nokey/m1", "off/m2", "ghost/model"]},
+    # The shipped routing defaults (no provider timeout): a silent first candidate.
+    "silent-default": {"candidates": ["groq/fault-silent-d", "gemini/gemini-3-pro"]},
     "cut": {"candidates": ["groq/fault-cut3", "gemini/gemini-3-pro"]},
     "embeddings": {
         "mode": "embedding",

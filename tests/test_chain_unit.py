@@ -235,3 +235,39 @@ async def test_content_policy_can_be_routed_around_when_configured():
     )
     assert served.deployment.id == "b/2"
     assert calls == ["a/1", "b/2"]
+
+
+class Saturated:
+    """A stand-in for gateway/routing/saturation.Saturation."""
+
+    def __init__(self, saturated: bool) -> None:
+        self._saturated = saturated
+
+    def saturated(self) -> bool:
+        return self._saturated
+
+
+@pytest.mark.parametrize("saturated", [False, True])
+async def test_a_timeout_while_the_gateway_is_saturated_cools_nothing_down(saturated):
+    clock = Clock()
+    cooldowns = CooldownTracker(clock)
+    r = ChainRunner(RoutingSettings(), cooldowns, saturation=Saturated(saturated))
+    attempt, _ = scripted({"a/1": UpstreamFailure(FailureKind.TIMEOUT, "late"), "b/2": "ok"})
+    served = await r.run(chain(deployment("a/1"), deployment("b/2")), attempt)
+    assert served.result == "ok"
+    assert (cooldowns.active(("a/1",)) is None) == saturated
+
+
+async def test_an_unexpected_exception_is_a_rejection_without_cooldown():
+    clock = Clock()
+    cooldowns = CooldownTracker(clock)
+    r = ChainRunner(RoutingSettings(), cooldowns)
+
+    async def attempt(d: Deployment) -> str:
+        raise TypeError("the translation broke")
+
+    with pytest.raises(RequestRejected) as caught:
+        await r.run(chain(deployment("a/1"), deployment("b/2")), attempt)
+    assert caught.value.failure.kind is FailureKind.BAD_REQUEST
+    assert caught.value.failure.status == 400
+    assert cooldowns.active(("a/1",)) is None

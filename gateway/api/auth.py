@@ -1,4 +1,5 @@
-"""`PROXY_API_KEY` enforcement for every route, LiteLLM's included.
+"""`PROXY_API_KEY` enforcement for every route, LiteLLM's included, OPTIONS too (a real CORS
+preflight from an allowed origin is answered before this, see gateway/api/cors.py).
 
 A pure ASGI middleware so a missing or wrong key gets a clean 401 before LiteLLM's own auth
 (which answers 400/500 without a database) ever runs.
@@ -26,7 +27,6 @@ class APIKeyMiddleware:
             self._key is None
             or scope["type"] not in ("http", "websocket")
             or scope["path"] in OPEN_PATHS
-            or (scope["type"] == "http" and scope.get("method") == "OPTIONS")
         ):
             await self.app(scope, receive, send)
             return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -16,7 +15,6 @@ from gateway.api.common import (
     resolve_chain,
     served_headers,
 )
-from gateway.api.errors import APIError
 from gateway.api.serve import (
     FORWARDED_PARAMS,
     SSE_HEADERS,
@@ -25,6 +23,7 @@ from gateway.api.serve import (
     openai_sse,
     stream_chat,
 )
+from gateway.api.validation import validate_chat_params, validate_messages
 
 log = logging.getLogger("gateway.chat")
 
@@ -34,7 +33,8 @@ async def chat_completions(request: Request) -> Response:
     body = await read_json_object(request)
     chain = resolve_chain(state, body)
     params = {key: value for key, value in body.items() if key in FORWARDED_PARAMS}
-    messages = adapt_messages(_validated_messages(body.get("messages")), bool(params.get("tools")))
+    validate_chat_params({**params, "stream": body.get("stream")})
+    messages = adapt_messages(validate_messages(body.get("messages")), bool(params.get("tools")))
     stream = body.get("stream") is True
     journal = new_journal(state, request, chain, stream)
     if not stream:
@@ -48,24 +48,6 @@ async def chat_completions(request: Request) -> Response:
         media_type="text/event-stream",
         headers={**SSE_HEADERS, **served_headers(chain, served, journal)},
     )
-
-
-def _validated_messages(messages: object) -> list[dict[str, Any]]:
-    if messages is None:
-        raise APIError(400, "'messages' is required.", code="missing_messages", param="messages")
-    if not isinstance(messages, list) or not messages:
-        raise APIError(
-            400, "'messages' must be a non-empty array.", code="invalid_messages", param="messages"
-        )
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise APIError(
-                400,
-                f"messages[{index}] must be an object with a string 'role'.",
-                code="invalid_messages",
-                param=f"messages[{index}]",
-            )
-    return messages
 
 
 ROUTES = [

@@ -18,8 +18,6 @@ from gateway.telemetry.journal import AttemptJournal
 
 T = TypeVar("T")
 
-MAX_BODY_BYTES = 32 * 1024 * 1024
-
 _REJECTION_CODES = {
     FailureKind.CONTEXT_WINDOW: "context_length_exceeded",
     FailureKind.CONTENT_POLICY: "content_policy_violation",
@@ -31,9 +29,7 @@ def gateway_state(request: Request) -> GatewayState:
 
 
 async def read_json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise APIError(413, "Request body is too large.", code="request_too_large")
+    raw = await request.body()  # its size is bounded by gateway/api/guard.py
     if not raw.strip():
         raise APIError(400, "Request body is empty; expected a JSON object.", code="invalid_json")
     try:

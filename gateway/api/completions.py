@@ -31,6 +31,7 @@ from gateway.api.serve import (
     openai_sse,
     stream_chat,
 )
+from gateway.api.validation import validate_chat_params
 from gateway.formats.completions import TextChunks, completion_id, text_completion
 from gateway.routing.streaming import StreamSession
 
@@ -49,6 +50,7 @@ async def create_completion(request: Request) -> Response:
     prompts = _prompts(body.get("prompt"))
     _refuse_unsupported(body)
     params = {key: body[key] for key in _FORWARDED if body.get(key) is not None}
+    validate_chat_params({**params, "stream": body.get("stream")})
     if body.get("n") not in (None, 1):
         raise APIError(400, "'n' must be 1 here.", code="unsupported_parameter", param="n")
     echo = body.get("echo") is True

@@ -30,6 +30,7 @@ from gateway.api.common import (
 )
 from gateway.api.errors import APIError
 from gateway.api.serve import FORWARDED_PARAMS, SSE_HEADERS, complete_chat, stream_chat
+from gateway.api.validation import validate_chat_params
 from gateway.catalog import Chain
 from gateway.formats.messages import Event, MessageBuilder, message_from_completion
 from gateway.litellm_glue.anthropic_request import InvalidMessagesRequest, chat_request
@@ -97,6 +98,7 @@ def _chat_request(
         for key, value in converted.items()
         if key in FORWARDED_PARAMS and key not in _DROPPED_PARAMS
     }
+    validate_chat_params(params)
     return adapt_messages(messages, bool(params.get("tools"))), params, tool_names
 
 

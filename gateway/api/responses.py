@@ -29,6 +29,7 @@ from gateway.api.common import (
 )
 from gateway.api.errors import APIError
 from gateway.api.serve import FORWARDED_PARAMS, SSE_HEADERS, complete_chat, stream_chat
+from gateway.api.validation import validate_chat_params
 from gateway.formats.responses import (
     Event,
     ResponseBuilder,
@@ -64,6 +65,7 @@ async def create_response(request: Request) -> Response:
     # `store`, `prompt_cache_key`, `include` and `metadata` stay here: free upstreams have
     # no prompt cache to key, and storing is the gateway's business.
     params = {key: value for key, value in converted.items() if key in FORWARDED_PARAMS}
+    validate_chat_params(params)
     messages = adapt_messages(messages, bool(params.get("tools")))
     store = body.get("store") is not False and state.responses.enabled
     echoed = echoed_fields(body, stored=store)

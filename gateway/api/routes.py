@@ -28,6 +28,7 @@ from gateway.api import (
     stats,
 )
 from gateway.api.errors import APIError, ApiShape, error_body, error_response, shape_of_path
+from gateway.api.guard import BodyTooLarge
 
 log = logging.getLogger("gateway.api")
 
@@ -42,6 +43,8 @@ def _guarded(endpoint: Endpoint, shape: ApiShape) -> Endpoint:
             return await endpoint(request)
         except APIError as exc:
             return error_response(exc, shape)
+        except BodyTooLarge:
+            raise  # answered by the guard, which knows the limit
         except Exception:
             log.exception("unhandled error in %s %s", request.method, request.url.path)
             return error_response(APIError(500, INTERNAL_ERROR, code="internal_error"), shape)

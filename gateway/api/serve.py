@@ -107,7 +107,9 @@ async def stream_chat(
 ) -> tuple[StreamSession, Served[Any]]:
     """A streamed answer whose first token is in, failover and continuation included."""
     opener = _stream_opener(state, params)
-    session = StreamSession(state.runner, chain, opener, messages, include_usage, journal)
+    session = StreamSession(
+        state.runner, chain, opener, messages, include_usage, journal, drain=state.drain
+    )
     with chain_errors(state, chain):
         served = await session.start()
     return session, served

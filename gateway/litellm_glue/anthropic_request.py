@@ -73,7 +73,8 @@ def _check_messages(messages: object) -> None:
         raise InvalidMessagesRequest("'messages' is required (a non-empty array).")
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
-        if not isinstance(message, dict) or message.get("role") not in ROLES:
+        role = message.get("role") if isinstance(message, dict) else None
+        if not isinstance(role, str) or role not in ROLES:
             raise InvalidMessagesRequest(
                 f"{where} must be an object with 'role' 'user', 'assistant' or 'system'.", where
             )

@@ -95,13 +95,14 @@ def _check_input(input_items: object) -> None:
         if not isinstance(item, dict):
             raise InvalidResponsesRequest(f"{where} must be an object.", where)
         kind = item.get("type", "message")
-        if kind not in READABLE_ITEM_TYPES:
+        if not isinstance(kind, str) or kind not in READABLE_ITEM_TYPES:
             raise InvalidResponsesRequest(
                 f"{where} has type {kind!r}, which the gateway cannot serve; it reads "
                 f"{', '.join(sorted(READABLE_ITEM_TYPES))}.",
                 where,
             )
-        if kind == "message" and item.get("role") not in MESSAGE_ROLES:
+        role = item.get("role")
+        if kind == "message" and (not isinstance(role, str) or role not in MESSAGE_ROLES):
             raise InvalidResponsesRequest(
                 f"{where} is a message and needs a 'role' among "
                 f"{', '.join(sorted(MESSAGE_ROLES))}.",

@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from gateway.catalog import Candidate, Chain, Deployment
 from gateway.config import RoutingSettings
+from gateway.redact import redact
 from gateway.routing.cooldowns import CooldownTracker
 from gateway.routing.failures import FailureKind, UpstreamFailure
 
 if TYPE_CHECKING:
     from gateway.health import HealthChecker
     from gateway.routing.quotas import Quotas
+    from gateway.routing.saturation import Saturation
     from gateway.telemetry.journal import AttemptJournal
 
 log = logging.getLogger("gateway.chain")
@@ -95,11 +97,13 @@ class ChainRunner:
         cooldowns: CooldownTracker,
         quotas: Quotas | None = None,
         health: HealthChecker | None = None,
+        saturation: Saturation | None = None,
     ) -> None:
         self.settings = settings
         self.cooldowns = cooldowns
         self.quotas = quotas
         self.health = health
+        self.saturation = saturation
 
     async def run(
         self,
@@ -145,19 +149,33 @@ class ChainRunner:
                         journal.failed(deployment, failure, started)
                     if failure.kind is FailureKind.RATE_LIMITED:
                         await self._warn_if_limits_too_high(deployment)
-                    delay = self._same_route_retry_delay(failure, best, route_attempts)
-                    if delay is None:
-                        break
-                    log.info(
-                        "chain %s: retrying %s in %.1fs after %s",
-                        chain.name,
-                        deployment.id,
-                        delay,
-                        failure,
+                except Exception as unexpected:
+                    # Not an upstream's answer: the gateway (or LiteLLM) could not make this
+                    # call. It says nothing about the provider, so no cooldown; the request
+                    # goes back to the caller as a 400.
+                    log.exception("chain %s: could not call %s", chain.name, deployment.id)
+                    failure = UpstreamFailure(
+                        FailureKind.BAD_REQUEST,
+                        f"the gateway could not send this request to {deployment.id} "
+                        f"({type(unexpected).__name__}: {redact(str(unexpected))[:300]})",
+                        status=400,
                     )
-                    await asyncio.sleep(delay)
-                    continue
-                return Served(deployment, result, attempts, position, skips, started)
+                    if journal is not None:
+                        journal.failed(deployment, failure, started)
+                    raise RequestRejected(failure, deployment, skips) from None
+                else:
+                    return Served(deployment, result, attempts, position, skips, started)
+                delay = self._same_route_retry_delay(failure, best, route_attempts)
+                if delay is None:
+                    break
+                log.info(
+                    "chain %s: retrying %s in %.1fs after %s",
+                    chain.name,
+                    deployment.id,
+                    delay,
+                    failure,
+                )
+                await asyncio.sleep(delay)
             if failure is None:
                 continue  # its quota ran out before a call
             if failure.kind is FailureKind.CONTEXT_WINDOW:
@@ -277,7 +295,15 @@ class ChainRunner:
         if failure.fails_over:
             self._cool_down(deployment, failure)
 
-    def _cool_down(self, deployment: Deployment, failure: UpstreamFailure) -> float:
+    def _cool_down(self, deployment: Deployment, failure: UpstreamFailure) -> float | None:
+        if (
+            failure.kind is FailureKind.TIMEOUT
+            and self.saturation is not None
+            and self.saturation.saturated()
+        ):
+            # The gateway's own load made the answer late: not the provider's fault.
+            log.info("%s timed out while the gateway is saturated: no cooldown", deployment.id)
+            return None
         s = self.settings
         if failure.kind is FailureKind.RATE_LIMITED:
             seconds = (

@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.catalog import Chain, Deployment
 from gateway.config import RoutingSettings
@@ -36,6 +36,9 @@ from gateway.routing.answer import (
 from gateway.routing.chain import ChainExhausted, ChainRunner, RequestRejected, Served
 from gateway.routing.failures import FailureKind, UpstreamFailure
 from gateway.telemetry.journal import AttemptJournal
+
+if TYPE_CHECKING:
+    from gateway.routing.drain import Drain
 
 log = logging.getLogger("gateway.stream")
 
@@ -88,6 +91,21 @@ class StreamInterrupted(Exception):
         )
 
 
+class StreamStopped(StreamInterrupted):
+    """The gateway's shutdown ended the answer after its drain time."""
+
+    def __init__(self, deployment: Deployment) -> None:
+        failure = UpstreamFailure(FailureKind.SERVER_ERROR, "the gateway is shutting down")
+        super().__init__(failure, deployment, "the gateway is shutting down")
+
+    @property
+    def client_message(self) -> str:
+        return (
+            "The gateway is shutting down and ended this answer before it finished; "
+            "the answer above is incomplete."
+        )
+
+
 async def start_stream(
     open_stream: OpenStream, deployment: Deployment, messages: Messages, settings: RoutingSettings
 ) -> StartedStream:
@@ -135,18 +153,48 @@ async def start_stream(
         raise
 
 
-async def relay(started: StartedStream, idle_timeout: float) -> AsyncIterator[Chunk]:
+class GatewayStopping(Exception):
+    """The gateway's shutdown ended this answer (see gateway/routing/drain.py)."""
+
+
+class StopSignal:
+    """Ends a relay from outside at once, even while it waits for a chunk, by moving the
+    wait's own timeout to now (no task or event per chunk on the hot path)."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self.waiting: asyncio.Timeout | None = None
+
+    def stop(self) -> None:
+        self.stopped = True
+        waiting = self.waiting
+        if waiting is not None and not waiting.expired():
+            with contextlib.suppress(RuntimeError):  # the wait just ended on its own
+                waiting.reschedule(asyncio.get_running_loop().time())
+
+
+async def relay(
+    started: StartedStream, idle_timeout: float, stop: StopSignal | None = None
+) -> AsyncIterator[Chunk]:
     """The started stream's chunks, failing with a timeout if it goes quiet."""
     for chunk in started.head:
         yield chunk
     while True:
+        if stop is not None and stop.stopped:
+            raise GatewayStopping
         try:
             # asyncio.timeout, not wait_for: no task per chunk on the hot path.
-            async with asyncio.timeout(idle_timeout):
+            async with asyncio.timeout(idle_timeout) as waiting:
+                if stop is not None:
+                    stop.waiting = waiting
                 chunk = await anext(started.stream)
+            if stop is not None:
+                stop.waiting = None
         except StopAsyncIteration:
             return
         except TimeoutError:
+            if stop is not None and stop.stopped:
+                raise GatewayStopping from None
             raise UpstreamFailure(
                 FailureKind.TIMEOUT, f"the stream stalled: no chunk for {idle_timeout:g}s"
             ) from None
@@ -172,7 +220,7 @@ async def collect_answer(
     return progress
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: the drain keeps the sessions in flight in a set
 class StreamSession:
     """One streamed answer: started by `start()`, relayed and repaired by `chunks()`."""
 
@@ -182,8 +230,14 @@ class StreamSession:
     messages: Messages
     include_usage: bool
     journal: AttemptJournal | None = None
+    drain: Drain | None = None
     progress: AnswerProgress = field(default_factory=AnswerProgress)
     continuations: int = 0
+    stop: StopSignal = field(default_factory=StopSignal)
+
+    def interrupt(self) -> None:
+        """End the answer now (the gateway is shutting down)."""
+        self.stop.stop()
 
     @property
     def settings(self) -> RoutingSettings:
@@ -208,19 +262,27 @@ class StreamSession:
         deployment, started = self.served.deployment, self.served.result
         position, attempt_started = self.served.position, self.served.started
         trimmer: OverlapTrimmer | None = None
-        finished = interrupted = False
+        finished = interrupted = stopped = False
+        if self.drain is not None:
+            self.drain.register(self)
         try:
             while True:
                 try:
-                    async for chunk in relay(started, self.settings.stream_idle_timeout):
+                    async for chunk in relay(started, self.settings.stream_idle_timeout, self.stop):
                         out = self._client_chunk(chunk, deployment, trimmer)
                         if out is not None:
                             yield out
                     break
+                except GatewayStopping:
+                    stopped = True
+                    raise StreamStopped(deployment) from None
                 except UpstreamFailure as failure:
                     await started.aclose()
                     if self.progress.finish_reason is not None:
                         break  # the answer was complete; only its ending was rough
+                    if self.stop.stopped:  # a continuation would outlive the drain
+                        stopped = True
+                        raise StreamStopped(deployment) from None
                     self.runner.record_failure(deployment, failure)
                     if self.journal is not None:
                         self.journal.failed(deployment, failure, attempt_started)
@@ -232,6 +294,8 @@ class StreamSession:
                     trimmer = OverlapTrimmer(self.progress.content)
             finished = True
         finally:
+            if self.drain is not None:
+                self.drain.unregister(self)
             await started.aclose()
             if self.journal is not None and not interrupted:
                 self.journal.succeeded(
@@ -241,6 +305,7 @@ class StreamSession:
                     usage=self.progress.usage,
                     continuation=self.continuations > 0,
                     cancelled=not finished,
+                    stopped=stopped,
                 )
         if trimmer is not None and (rest := trimmer.flush()):
             yield self._text_chunk(rest, deployment)

@@ -62,9 +62,12 @@ class AttemptJournal:
         usage: dict[str, Any] | None = None,
         continuation: bool = False,
         cancelled: bool = False,
+        stopped: bool = False,
     ) -> None:
         outcome = Outcome.SUCCESS
-        if cancelled:
+        if stopped:
+            outcome = Outcome.SHUTDOWN
+        elif cancelled:
             outcome = Outcome.CANCELLED
         elif continuation:
             outcome = Outcome.CONTINUATION

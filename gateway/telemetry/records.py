@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -18,6 +18,7 @@ class Outcome(StrEnum):
     BAD_REQUEST = "bad_request"
     CANCELLED = "cancelled"
     CONTINUATION = "continuation"  # a successful attempt that finished another's broken answer
+    SHUTDOWN = "shutdown"  # ended by the gateway's shutdown after the drain time
 
 
 _OUTCOME_BY_FAILURE = {
@@ -77,6 +78,10 @@ class AttemptRecord:
                 self.tokens_per_second = round(self.output_tokens / generation, 2)
 
     def as_row(self) -> dict[str, object]:
-        row = asdict(self)
+        # Not dataclasses.asdict: it deep-copies every value, for flat rows written per request.
+        row = {name: getattr(self, name) for name in _FIELDS}
         row["outcome"] = str(self.outcome)
         return row
+
+
+_FIELDS = tuple(f.name for f in fields(AttemptRecord))
