@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     load_environment()
     settings = settings or Settings.from_env()
     config = load_config(settings.config_dir)
-    catalog = build_catalog(config, os.environ)
+    catalog = build_catalog(config, os.environ, settings.rankings_dir)
 
     from gateway.litellm_glue.config import build_litellm_config, write_litellm_config
 
@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     health = HealthChecker(catalog, config.routing.health_check_interval)
     saturation = Saturation(settings.max_in_flight)
     drain = Drain(settings.drain_seconds)
+    ranker = _ranker(catalog, config.routing, telemetry)
 
     @asynccontextmanager
     async def lifespan(app_: Starlette):
@@ -105,11 +106,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             telemetry.start()
             health.start()
             saturation.start()
+            if ranker is not None:
+                await ranker.refresh()  # this instance's order from the shared telemetry
+                ranker.start()
             if sharing is not None:
                 await sharing.start()
             try:
                 yield
             finally:
+                if ranker is not None:
+                    await ranker.close()
                 await saturation.close()
                 await health.close()
                 if sharing is not None:
@@ -151,11 +157,32 @@ def create_app(settings: Settings | None = None) -> Starlette:
         quotas=quotas,
         responses=responses,
         drain=drain,
+        ranker=ranker,
         health=health,
         sharing=sharing,
     )
     _log_startup(settings, catalog)
     return app
+
+
+def _ranker(catalog: Catalog, routing, telemetry):
+    """Live ordering for auto-ordered virtual models (None when there are none)."""
+    if catalog.rankings is None or not any(
+        chain.ordered_by for chain in catalog.virtual_models.values()
+    ):
+        return None
+    from gateway.rankings.ranker import Ranker
+    from gateway.telemetry.live import route_signals
+
+    def signals(routes: list[str]):
+        return route_signals(
+            telemetry.engine,
+            routes,
+            window_samples=routing.ranking_window_samples,
+            window_seconds=routing.ranking_window_seconds,
+        )
+
+    return Ranker(catalog, catalog.rankings, routing, signals)
 
 
 def _restore_quotas(quotas, telemetry) -> list:

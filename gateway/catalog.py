@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from gateway.config import ConfigError, GatewayConfig, Limits, ModelOptions
 from gateway.config.loader import VIRTUAL_MODELS_FILE
 from gateway.config.schema import ProviderConfig, SearchProviderConfig
 from gateway.providers import PROVIDER_TYPES, SEARCH_PROVIDER_TYPES, ProviderType
-from gateway.rankings import Rankings, load_rankings
+from gateway.rankings.data import DEFAULT_RANKINGS_DIR, RankingData, load_ranking_data
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class Catalog:
     # Web search has its own chain: its deployments are not chat models, so they stay out of
     # `deployments` (and so out of LiteLLM's model list and `/v1/models`).
     search: Chain | None = None
+    rankings: RankingData | None = None  # read when an auto-ordered virtual model needs it
 
     def chain_for(self, model: str) -> Chain | None:
         """Resolve a requested model name; direct `provider/model` names become one-step chains."""
@@ -120,9 +122,12 @@ class Catalog:
 
 
 def build_catalog(
-    config: GatewayConfig, env: Mapping[str, str], rankings: Rankings | None = None
+    config: GatewayConfig, env: Mapping[str, str], rankings_dir: Path | None = None
 ) -> Catalog:
+    """The rankings data (`rankings_dir`, default `rankings/`) is read when an auto-ordered
+    virtual model needs it."""
     catalog = Catalog()
+    rankings: RankingData | None = None
     for provider_name, provider in config.providers.providers.items():
         make = _deployments_of(provider_name, provider, PROVIDER_TYPES[provider.type], env)
         for model_id, options in provider.models.items():
@@ -132,26 +137,49 @@ def build_catalog(
             catalog.deployments[deployment.id] = deployment
     catalog.search = _search_chain(config, env)
     for name, virtual in config.virtual_models.virtual_models.items():
-        refs = virtual.candidates
-        if virtual.auto_order:
-            rankings = rankings or load_rankings()
+        where = f"{config.directory / VIRTUAL_MODELS_FILE}: virtual_models.{name}"
+        if virtual.ordered or virtual.candidates == "auto":
+            rankings = rankings or load_ranking_data(rankings_dir or DEFAULT_RANKINGS_DIR)
             if virtual.profile not in rankings.profiles:
                 raise ConfigError(
-                    f"{config.directory / VIRTUAL_MODELS_FILE}: virtual_models.{name}.profile: "
-                    f"unknown ranking profile {virtual.profile!r} "
+                    f"{where}.profile: unknown ranking profile {virtual.profile!r} in "
+                    f"{rankings.directory / 'profiles.yaml'} "
                     f"(known: {', '.join(sorted(rankings.profiles))})"
                 )
-            refs = rankings.order([r.partition("/")[2] for r in refs], refs, virtual.profile)
+        if virtual.candidates == "auto":
+            assert rankings is not None
+            refs = _every_ranked_route(catalog, rankings, virtual.mode, virtual.providers)
+            if not refs:
+                raise ConfigError(
+                    f"{where}.candidates: `auto` found no {virtual.mode} route that the rankings "
+                    f"({rankings.directory / 'models.yaml'}) know"
+                )
+        else:
+            refs = virtual.candidates
         candidates = tuple(_resolve_candidate(ref, catalog, config) for ref in refs)
         _check_modes(config, name, virtual.mode, candidates)
         catalog.virtual_models[name] = Chain(
             name=name,
             candidates=candidates,
             description=virtual.description,
-            ordered_by=virtual.profile if virtual.auto_order else None,
+            ordered_by=virtual.profile if virtual.ordered else None,
             mode=virtual.mode,
         )
+    catalog.rankings = rankings
     return catalog
+
+
+def _every_ranked_route(
+    catalog: Catalog, rankings: RankingData, mode: str, providers: list[str] | None
+) -> list[str]:
+    """The configured routes the rankings' alias table knows (`candidates: auto`)."""
+    return [
+        deployment.id
+        for deployment in catalog.deployments.values()
+        if deployment.mode == mode
+        and rankings.model_for(deployment.id) is not None
+        and (providers is None or deployment.provider in providers)
+    ]
 
 
 def _deployments_of(

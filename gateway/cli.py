@@ -9,6 +9,7 @@ import os
 import sys
 
 from gateway.config import ConfigError, load_config
+from gateway.rankings.update import PRESETS as _PRESETS
 from gateway.settings import Settings, load_environment
 
 
@@ -47,7 +48,35 @@ def _parser() -> argparse.ArgumentParser:
     models = commands.add_parser(
         "models", parents=[common], help="list virtual models, their chains and usability"
     )
+    models.add_argument(
+        "--explain",
+        metavar="NAME",
+        help="why an auto-ordered virtual model's candidates are in their order",
+    )
+    models.add_argument("--json", action="store_true", help="print JSON")
     models.set_defaults(handler=_models)
+
+    rankings = commands.add_parser("rankings", help="the benchmark data behind auto_order")
+    rankings_commands = rankings.add_subparsers(dest="rankings_command", required=True)
+    update = rankings_commands.add_parser(
+        "update",
+        help="import a leaderboard's published data file into rankings/sources/",
+        description="Merge a leaderboard's figures (from a path or URL) into "
+        "rankings/sources/<metric>.yaml, dated today. Presets: aider (polyglot_leaderboard.yml), "
+        "artificial-analysis (API v2 JSON); json and csv take --records/--name/--value.",
+    )
+    update.add_argument("location", help="a file path or an http(s) URL")
+    update.add_argument("--format", choices=sorted(_PRESETS), required=True)
+    update.add_argument("--metric", help="the metric the figures score (presets have one)")
+    update.add_argument("--records", help="dotted path to the list of rows in a JSON/YAML file")
+    update.add_argument("--name", help="the field (or CSV column) naming the model")
+    update.add_argument("--value", help="the field (or CSV column) holding the figure (dotted)")
+    update.add_argument("--scale", type=float, help="multiply every figure (100: fraction to %%)")
+    update.add_argument("--provider", help="for tokens_per_second / ttft_seconds: whose routes")
+    update.add_argument("--cite", help="the URL to cite for each figure (default: the preset's)")
+    update.add_argument("--rankings-dir", help="default: $GATEWAY_RANKINGS_DIR or ./rankings")
+    update.add_argument("--dry-run", action="store_true", help="report, do not write")
+    update.set_defaults(handler=_rankings_update)
 
     stats = commands.add_parser("stats", help="print a running gateway's /stats in the terminal")
     stats.add_argument(
@@ -149,7 +178,7 @@ def _config(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     config = load_config(settings.config_dir)
-    catalog = build_catalog(config, os.environ)
+    catalog = build_catalog(config, os.environ, settings.rankings_dir)
     generated = build_litellm_config(
         catalog, config.routing, master_key_env="PROXY_API_KEY" if settings.proxy_api_key else None
     )
@@ -159,11 +188,32 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
+    import json
+
     from gateway.catalog import build_catalog
+    from gateway.rankings.explain import render_text
 
     settings = _settings(args)
-    catalog = build_catalog(load_config(settings.config_dir), os.environ)
+    catalog = build_catalog(load_config(settings.config_dir), os.environ, settings.rankings_dir)
+    ranker = _offline_ranker(catalog, settings)
+    if args.explain:
+        if ranker is None or args.explain not in ranker.chains:
+            auto = sorted(ranker.chains) if ranker else []
+            print(
+                f"{args.explain!r} is not an auto-ordered virtual model "
+                f"(those are: {', '.join(auto) or 'none'})",
+                file=sys.stderr,
+            )
+            return 2
+        explanation = ranker.explain(args.explain)
+        print(json.dumps(explanation, indent=2) if args.json else render_text(explanation))
+        return 0
     chains = [*catalog.virtual_models.values(), *([catalog.search] if catalog.search else [])]
+    if ranker is not None:
+        chains = [ranker.apply_order(chain) for chain in chains]
+    if args.json:
+        print(json.dumps([_chain_dict(chain) for chain in chains], indent=2))
+        return 0
     for chain in chains:
         usable = sum(c.usable for c in chain.candidates)
         order = f"  [auto-ordered, profile {chain.ordered_by}]" if chain.ordered_by else ""
@@ -177,6 +227,75 @@ def _models(args: argparse.Namespace) -> int:
     for deployment in catalog.deployments.values():
         status = "ok" if deployment.usable else f"unusable: {deployment.problem}"
         print(f"  {deployment.id:<58} {status}")
+    return 0
+
+
+def _chain_dict(chain) -> dict:
+    return {
+        "name": chain.name,
+        "description": chain.description,
+        "profile": chain.ordered_by,
+        "mode": chain.mode,
+        "candidates": [
+            {"route": c.ref, "usable": c.usable, "problem": c.problem} for c in chain.candidates
+        ],
+    }
+
+
+def _offline_ranker(catalog, settings: Settings):
+    """The ranker a running gateway would have now: published figures, and the live ones from
+    the telemetry database when it can be read."""
+    if catalog.rankings is None:
+        return None
+    from gateway.rankings.ranker import Ranker
+    from gateway.telemetry.live import route_signals
+    from gateway.telemetry.writer import database_url, make_engine
+
+    config = load_config(settings.config_dir)
+    ranker = Ranker(catalog, catalog.rankings, config.routing)
+    if not ranker.chains:
+        return ranker
+    routes = sorted({c.ref for r in ranker.chains.values() for c in r.listed.candidates})
+    try:
+        engine = make_engine(database_url(settings.db_url, settings.data_dir))
+        live = route_signals(
+            engine,
+            routes,
+            window_samples=config.routing.ranking_window_samples,
+            window_seconds=config.routing.ranking_window_seconds,
+        )
+        engine.dispose()
+    except Exception:  # no telemetry yet (or unreachable): published figures only
+        live = {}
+    ranker.recompute(live)
+    return ranker
+
+
+def _rankings_update(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from gateway.rankings.update import PRESETS, update_source
+
+    fmt = PRESETS[args.format]
+    overrides = {
+        "metric": args.metric,
+        "records": args.records,
+        "name": args.name,
+        "value": args.value,
+        "scale": args.scale,
+        "url": args.cite,
+    }
+    fmt = replace(fmt, **{k: v for k, v in overrides.items() if v is not None})
+    directory = Path(args.rankings_dir) if args.rankings_dir else Settings.from_env().rankings_dir
+    try:
+        report = update_source(
+            directory, args.location, fmt, provider=args.provider, dry_run=args.dry_run
+        )
+    except OSError as exc:
+        print(f"could not read {args.location}: {exc}", file=sys.stderr)
+        return 1
+    print(report.text())
     return 0
 
 
@@ -215,7 +334,7 @@ def _opencode_config(args: argparse.Namespace) -> int:
     from gateway.opencode import opencode_config
 
     settings = _settings(args)
-    catalog = build_catalog(load_config(settings.config_dir), os.environ)
+    catalog = build_catalog(load_config(settings.config_dir), os.environ, settings.rankings_dir)
     api_key = args.api_key or ("{env:PROXY_API_KEY}" if settings.proxy_api_key else "not-needed")
     config = opencode_config(catalog, args.base_url, variant=args.variant, api_key=api_key)
     print(json.dumps(config, indent=2))
@@ -227,7 +346,7 @@ def _agent_config(args: argparse.Namespace) -> int:
     from gateway.catalog import build_catalog
 
     settings = _settings(args)
-    catalog = build_catalog(load_config(settings.config_dir), os.environ)
+    catalog = build_catalog(load_config(settings.config_dir), os.environ, settings.rankings_dir)
     if catalog.chain_for(args.model) is None:
         print(f"unknown model {args.model!r}; `gateway models` lists them", file=sys.stderr)
         return 2

@@ -31,8 +31,11 @@ def run_checks(settings: Settings, probe: bool) -> list[Finding]:
         config = load_config(settings.config_dir)
     except ConfigError as exc:
         return [Finding("error", "config", str(exc), "fix the file and key named above")]
+    try:
+        catalog = build_catalog(config, os.environ, settings.rankings_dir)
+    except ConfigError as exc:
+        return [Finding("error", "config", str(exc), "fix the file and key named above")]
     findings.append(Finding("ok", "config", f"{settings.config_dir} is valid"))
-    catalog = build_catalog(config, os.environ)
     providers: dict[str, str | None] = {}
     for deployment in [*catalog.deployments.values(), *catalog.search_deployments]:
         providers.setdefault(deployment.provider, deployment.problem)

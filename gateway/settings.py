@@ -10,6 +10,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_DIR = REPO_ROOT / "litellm_config"
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
+DEFAULT_RANKINGS_DIR = REPO_ROOT / "rankings"
 
 # LiteLLM reads these at import time; set them before anything imports litellm.
 OFFLINE_DEFAULTS = {
@@ -63,6 +64,7 @@ class Settings:
     header_timeout_seconds: float = 10.0  # a request's headers must arrive within this
     max_header_kb: int = 64  # all of a request's headers together
     max_headers: int = 100
+    rankings_dir: Path = DEFAULT_RANKINGS_DIR  # benchmark data and profiles (auto_order)
 
     @property
     def generated_dir(self) -> Path:
@@ -90,6 +92,7 @@ class Settings:
             header_timeout_seconds=float(env.get("GATEWAY_HEADER_TIMEOUT_SECONDS") or 10),
             max_header_kb=int(env.get("GATEWAY_MAX_HEADER_KB") or 64),
             max_headers=int(env.get("GATEWAY_MAX_HEADERS") or 100),
+            rankings_dir=Path(env.get("GATEWAY_RANKINGS_DIR") or DEFAULT_RANKINGS_DIR),
         )
 
 

@@ -17,6 +17,7 @@ from gateway.telemetry.response_store import ResponseStore
 from gateway.telemetry.writer import TelemetryWriter
 
 if TYPE_CHECKING:
+    from gateway.rankings.ranker import Ranker
     from gateway.shared.sharing import Sharing
 
 
@@ -31,5 +32,6 @@ class GatewayState:
     quotas: Quotas
     responses: ResponseStore
     drain: Drain
+    ranker: Ranker | None = None  # live order of auto-ordered virtual models
     health: HealthChecker | None = None
     sharing: Sharing | None = None  # cooldowns and quotas shared through Redis

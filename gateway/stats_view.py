@@ -69,6 +69,9 @@ def render_text(doc: dict[str, Any]) -> str:
         + (f", last error: {t['last_error']}" if t["last_error"] else "")
     )
     lines.append(f"shared state: {_sharing(doc)}")
+    for name, explanation in (doc.get("rankings") or {}).items():
+        order = ", ".join(explanation.get("order") or [])
+        lines.append(f"ranking {name} ({explanation['profile']}): {order}")
     return "\n".join(lines)
 
 
@@ -110,8 +113,35 @@ def render_html(doc: dict[str, Any]) -> str:
             f"<tr><td>{e(name)}</td><td>{_counts(served.get('hour'))}</td>"
             f"<td>{_counts(served.get('day'))}</td></tr>"
         )
-    parts.append("</table></body></html>")
+    parts.append("</table>")
+    parts += _rankings_html(doc.get("rankings") or {})
+    parts.append("</body></html>")
     return "".join(parts)
+
+
+def _rankings_html(rankings: dict[str, Any]) -> list[str]:
+    """Each auto-ordered virtual model's current order, scores and reasons."""
+    if not rankings:
+        return []
+    e = html.escape
+    parts = ["<h2>Rankings (auto-ordered virtual models)</h2>"]
+    for name, explanation in rankings.items():
+        parts.append(
+            f"<h3>{e(name)}: profile {e(str(explanation['profile']))}</h3>"
+            f"<p>{e(explanation.get('description') or '')}</p><table>"
+            "<tr><th>#</th><th>route</th><th>status</th><th>score</th><th>why</th></tr>"
+        )
+        for candidate in explanation["candidates"]:
+            score = candidate.get("score")
+            parts.append(
+                f"<tr><td>{candidate.get('position', '-')}</td><td>{e(candidate['route'])}</td>"
+                f"<td>{e(candidate['status'])}</td>"
+                f"<td>{'-' if score is None else f'{score:.3f}'}</td>"
+                f"<td>{'<br>'.join(e(r) for r in candidate.get('reasons') or []) or '-'}</td>"
+                "</tr>"
+            )
+        parts.append("</table>")
+    return parts
 
 
 def _status(provider: dict[str, Any], model: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""Pure logic of the chain walk, cooldowns and rankings (no HTTP; the e2e tests cover that)."""
+"""Pure logic of the chain walk and cooldowns (no HTTP; the e2e tests cover that)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import pytest
 from gateway.catalog import Candidate, Chain, Deployment
 from gateway.config import Limits, ModelOptions, RoutingSettings
 from gateway.providers import PROVIDER_TYPES
-from gateway.rankings import Rankings, benchmark_key
 from gateway.redact import redact
 from gateway.routing.chain import ChainExhausted, ChainRunner, RequestRejected
 from gateway.routing.cooldowns import CooldownTracker
@@ -201,18 +200,6 @@ def test_cooldown_tracker_keeps_the_longer_cooldown_and_expires():
     assert tracker.active(["x"]).reason == "a"
     clock.now += 31
     assert tracker.active(["x"]) is None
-
-
-def test_rankings_order_by_weighted_normalised_score():
-    rankings = Rankings(
-        scores={"fast": {"tps": 1000, "swe": 40}, "smart": {"tps": 100, "swe": 70}},
-        profiles={"coding": {"swe": 0.8, "tps": 0.2}, "speed": {"tps": 1.0}},
-    )
-    refs = ["g/fast", "h/unknown", "c/@cf/x/smart"]
-    ids = ["fast", "unknown", "@cf/x/smart"]
-    assert rankings.order(ids, refs, "coding") == ["c/@cf/x/smart", "g/fast", "h/unknown"]
-    assert rankings.order(ids, refs, "speed") == ["g/fast", "c/@cf/x/smart", "h/unknown"]
-    assert benchmark_key("@cf/qwen/Qwen3.8-27B") == "qwen3.8-27b"
 
 
 def test_redact_masks_keys(monkeypatch):

@@ -56,6 +56,8 @@ def resolve_chain(state: GatewayState, body: dict[str, Any], mode: str = "chat")
             code="model_not_found",
             param="model",
         )
+    if chain.ordered_by and state.ranker is not None:
+        chain = state.ranker.apply(chain)
     if chain.mode != mode:
         where = "/v1/embeddings" if chain.mode == "embedding" else "the chat APIs"
         raise APIError(

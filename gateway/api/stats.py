@@ -73,6 +73,8 @@ async def build_stats(state: GatewayState) -> dict[str, Any]:
         "generated_at": datetime.now(UTC).isoformat(),
         "providers": providers,
         "virtual_models": virtual_models,
+        # Auto-ordered virtual models: the current order and why (gateway models --explain).
+        "rankings": state.ranker.explain_all() if state.ranker is not None else {},
         "shared": (
             state.sharing.link.status()
             if state.sharing is not None

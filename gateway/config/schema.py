@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 ProviderType = Literal["groq", "gemini", "github", "cloudflare", "g4f", "openai_compatible"]
 SearchProviderType = Literal["duckduckgo", "brave", "tavily"]
+# Virtual models named like `router/best-coding` (the original project's name for a router
+# over every provider); no provider may be called `router`.
+ROUTER_PREFIX = "router/"
 # What a model serves: chat (chat, Responses, Messages, completions) or embeddings.
 ModelMode = Literal["chat", "embedding"]
 
@@ -137,6 +140,8 @@ class ProvidersFile(_Strict):
         for name in value:
             if "/" in name or not name:
                 raise ValueError(f"provider name {name!r} must be non-empty and contain no '/'")
+            if name == ROUTER_PREFIX.rstrip("/"):
+                raise ValueError(f"provider name {name!r} is reserved for router/... models")
         return value
 
 
@@ -191,6 +196,24 @@ class RoutingSettings(_Strict):
     route_around_content_policy: bool = Field(
         default=False, description="try the next candidate after a content-policy refusal"
     )
+    ranking_interval: float = Field(
+        default=300.0, gt=0, description="seconds between re-rankings of auto-ordered chains"
+    )
+    ranking_min_samples: int = Field(
+        default=20, ge=1, description="live samples after which a route's live figures count fully"
+    )
+    ranking_window_samples: int = Field(
+        default=50, ge=1, description="a route's most recent attempts its live figures come from"
+    )
+    ranking_window_seconds: float = Field(
+        default=3600.0, gt=0, description="...within this many seconds"
+    )
+    ranking_explore_every: int = Field(
+        default=20,
+        ge=0,
+        description="every Nth request of an auto chain tries a route live figures moved down "
+        "first, so it is re-measured (0: never)",
+    )
 
 
 class VirtualModelConfig(_Strict):
@@ -198,21 +221,48 @@ class VirtualModelConfig(_Strict):
     mode: ModelMode = Field(
         default="chat", description="embedding: a chain of embedding models (/v1/embeddings)"
     )
-    candidates: list[str] = Field(min_length=1)
-    auto_order: bool = False
-    profile: str = Field(
-        default="coding", description="scoring profile from rankings/profiles.yaml for auto_order"
+    candidates: list[str] | Literal["auto"] = Field(
+        description="provider/model routes, or `auto`: every usable route the rankings know"
     )
+    providers: list[str] | None = Field(
+        default=None, description="with `candidates: auto`: only these providers' routes"
+    )
+    profile: str | None = Field(
+        default=None, description="scoring profile from rankings/profiles.yaml"
+    )
+    auto_order: bool | None = Field(
+        default=None,
+        description="order candidates by the profile's score (default: on when a profile is "
+        "set; false keeps the listed order)",
+    )
+
+    @property
+    def ordered(self) -> bool:
+        return self.auto_order if self.auto_order is not None else self.profile is not None
 
     @field_validator("candidates", mode="after")
     @classmethod
-    def _candidates_are_provider_slash_model(cls, value: list[str]) -> list[str]:
+    def _candidates_are_provider_slash_model(cls, value: list[str] | str) -> list[str] | str:
+        if value == "auto":
+            return value
+        if not value:
+            raise ValueError("list at least one candidate (or write `auto`)")
         for candidate in value:
             if "/" not in candidate:
                 raise ValueError(f"candidate {candidate!r} must look like 'provider/model'")
         if len(set(value)) != len(value):
             raise ValueError("candidates must not repeat")
         return value
+
+    @model_validator(mode="after")
+    def _auto_needs_a_profile(self) -> VirtualModelConfig:
+        if self.candidates == "auto" and self.profile is None:
+            raise ValueError("`candidates: auto` needs a `profile` to rank them by")
+        if self.auto_order and self.profile is None:
+            raise ValueError("`auto_order: true` needs a `profile`")
+        if self.providers is not None and self.candidates != "auto":
+            raise ValueError("`providers` filters `candidates: auto` only")
+        return self
 
 
 class VirtualModelsFile(_Strict):
@@ -225,8 +275,9 @@ class VirtualModelsFile(_Strict):
         cls, value: dict[str, VirtualModelConfig]
     ) -> dict[str, VirtualModelConfig]:
         for name in value:
-            if "/" in name:
+            if "/" in name and not name.startswith(ROUTER_PREFIX):
                 raise ValueError(
-                    f"virtual model name {name!r} must not contain '/' (reserved for direct models)"
+                    f"virtual model name {name!r} must not contain '/' (reserved for direct "
+                    f"models), except after `{ROUTER_PREFIX}` (e.g. router/best-coding)"
                 )
         return value

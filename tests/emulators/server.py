@@ -93,6 +93,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str, str]] = [
     ("POST", re.compile(r"/client/v4/accounts/[^/]+/ai/v1/embeddings"), "embeddings", "cloudflare"),
     ("POST", re.compile(r"/v1/embeddings"), "embeddings", "openai"),
     ("GET", re.compile(r"/healthz"), "health", ""),
+    ("POST", re.compile(r"/_emulator/slow"), "control", ""),
     ("GET", re.compile(r"/res/v1/web/search"), "search", "brave"),
     ("POST", re.compile(r"/tavily/search"), "search", "tavily"),
     ("POST", re.compile(r"/duckduckgo/html"), "search", "duckduckgo"),
@@ -133,6 +134,9 @@ class ProviderEmulator:
             p: GeminiFormat() if p == "gemini" else OpenAIFormat(p) for p in PROVIDERS
         }
         self._serial = itertools.count(1)
+        # model -> seconds before its first token, changed while running (a provider that is
+        # slow today and recovers tomorrow, without renaming the model as fault-slowfirst does)
+        self.slow: dict[str, float] = {}
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[Any]] = set()
 
@@ -203,6 +207,8 @@ class ProviderEmulator:
             return await self._deliver(connection, request, JsonResponse(200, {"ok": True}), None)
         if route.kind == "search":
             return await self._handle_search(connection, request, route.provider)
+        if route.kind == "control":
+            return await self._handle_slow(connection, request)
         if route.kind == "embeddings":
             return await self._handle_embeddings(connection, request, route)
 
@@ -238,6 +244,8 @@ class ProviderEmulator:
             fault = parse_fault(call.model)
             if fault and not self.fault_counters.fires(route.provider, call.model, fault):
                 fault = None
+            if fault is None and self.slow.get(call.model):
+                fault = Fault(FaultKind.SLOW_FIRST, seconds=self.slow[call.model])
             if fault and fault.kind in (FaultKind.RESET, FaultKind.SILENT):
                 # No response at all: record now, since the client may wait on us.
                 self._record(request, route.provider, call.model, None, body, fault, api_key)
@@ -305,6 +313,23 @@ class ProviderEmulator:
             response = search_answer(provider, query, min(int(limit), RESULT_COUNT))
         self._record(request, provider, "search", response.status, body or form, api_key=key)
         return await self._deliver(connection, request, response, None)
+
+    async def _handle_slow(self, connection: Connection, request: Request) -> bool:
+        """`POST /_emulator/slow {"model": M, "seconds": S}`: M's first token now waits S
+        seconds (0: answers at once again)."""
+        body = request.json()
+        if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+            response = JsonResponse(400, {"error": {"message": "send {model, seconds}"}})
+        else:
+            self.set_slow(body["model"], float(body.get("seconds") or 0))
+            response = JsonResponse(200, {"slow": self.slow})
+        return await self._deliver(connection, request, response, None)
+
+    def set_slow(self, model: str, seconds: float) -> None:
+        if seconds > 0:
+            self.slow[model] = seconds
+        else:
+            self.slow.pop(model, None)
 
     def _respond(
         self, wire: WireFormat, call: ChatCall, fault: Fault | None, api_key: str | None
@@ -527,6 +552,10 @@ class Emulator:
 
     def clear(self) -> None:
         self.server.clear()
+
+    def set_slow(self, model: str, seconds: float) -> None:
+        """Delay `model`'s first token by `seconds` from now on (0: no delay)."""
+        self.server.set_slow(model, seconds)
 
     def start(self) -> Emulator:
         if self._thread is not None:
