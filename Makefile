@@ -26,6 +26,8 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@sh scripts/ensure-chromium.sh  # the dashboard's browser test; installs Debian's chromium
+	@sh scripts/ensure-nginx.sh  # the load balancer's tests (tests/test_deploy.py); Debian's nginx
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -28,13 +28,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     catalog = build_catalog(config, os.environ, settings.rankings_dir)
 
     from gateway.litellm_glue.config import build_litellm_config, write_litellm_config
+    from gateway.litellm_glue.database import database_mode
 
     litellm_config = build_litellm_config(
         catalog, config.routing, master_key_env="PROXY_API_KEY" if settings.proxy_api_key else None
     )
-    os.environ["CONFIG_FILE_PATH"] = str(
-        write_litellm_config(litellm_config, settings.generated_dir)
-    )
+    # LiteLLM's database mode (DATABASE_URL): its keys, spend logs and admin UI.
+    db_mode = database_mode()
+    proxy_config = db_mode.proxy_config(litellm_config, catalog) if db_mode else litellm_config
+    os.environ["CONFIG_FILE_PATH"] = str(write_litellm_config(proxy_config, settings.generated_dir))
 
     from gateway.api.auth import APIKeyMiddleware
     from gateway.api.cors import CORSMiddleware
@@ -58,11 +60,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     from gateway.routing.quotas import QuotaTracker
     from gateway.routing.saturation import Saturation
     from gateway.state import GatewayState
+    from gateway.telemetry.metrics import GatewayMetrics
     from gateway.telemetry.response_store import ResponseStore
     from gateway.telemetry.writer import TelemetryWriter, database_url
 
     try:
-        opened = route_prefixes(settings.litellm_routes)
+        # Database mode opens the admin group by itself: its keys are managed there.
+        opened = route_prefixes(settings.litellm_routes or ("admin",) * bool(db_mode))
     except UnknownRouteGroup as exc:
         raise ConfigError(str(exc)) from None
     configure_g4f(settings.data_dir)
@@ -103,6 +107,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await stack.enter_async_context(proxy.app.router.lifespan_context(proxy.app))
                 if dropped := proxy.drop_idle_hooks():
                     log.debug("gateway: unregistered idle LiteLLM proxy hooks %s", dropped)
+            if key_gate is not None:
+                key_gate.announce(settings.proxy_api_key)
+                stack.push_async_callback(key_gate.keys.close)
             telemetry.start()
             health.start()
             saturation.start()
@@ -124,13 +131,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await engine.close()
                 await telemetry.close()
 
+    table = gateway_routes()
+    key_gate = _key_gate(db_mode, proxy, opened, table, settings)
     # Outermost first: CORS preflights need no key; the key is checked before a body is read.
     middleware = [
         *(
             [Middleware(CORSMiddleware, origins=settings.cors_origins)]
             * bool(settings.cors_origins)
         ),
-        Middleware(APIKeyMiddleware, api_key=settings.proxy_api_key),
+        Middleware(
+            APIKeyMiddleware,
+            api_key=settings.proxy_api_key,
+            metrics_public=settings.metrics_public,
+            litellm_keys=key_gate,
+        ),
         Middleware(
             RequestGuard,
             max_body_bytes=int(settings.max_body_mb * 1024 * 1024),
@@ -139,7 +153,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
     ]
     app = Starlette(
-        routes=gateway_routes(),
+        routes=table,
         middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
@@ -160,9 +174,34 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ranker=ranker,
         health=health,
         sharing=sharing,
+        metrics=GatewayMetrics(),
     )
     _log_startup(settings, catalog)
     return app
+
+
+def _key_gate(db_mode, proxy, opened, table, settings: Settings):
+    """LiteLLM's key checks on the gateway's routes, in database mode (else None)."""
+    if db_mode is None or proxy is None:
+        return None
+    from starlette.routing import Match
+
+    from gateway.litellm_glue.keys import KeyGate, LiteLLMKeys
+    from gateway.litellm_glue.proxy import OpenedLiteLLMRoutes
+
+    litellm_routes = OpenedLiteLLMRoutes(proxy, opened)
+
+    def served_by_litellm(path: str) -> bool:
+        if not litellm_routes.serves(path):
+            return False
+        probe = {"type": "http", "path": path, "root_path": "", "method": "GET"}
+        return not any(route.matches(probe)[0] != Match.NONE for route in table)
+
+    return KeyGate(
+        LiteLLMKeys(proxy.module),
+        served_by_litellm,
+        max_body_bytes=int(settings.max_body_mb * 1024 * 1024),
+    )
 
 
 def _ranker(catalog: Catalog, routing, telemetry):
@@ -214,6 +253,8 @@ def _restore_quotas(quotas, telemetry) -> list:
 
 
 def _log_startup(settings: Settings, catalog: Catalog) -> None:
+    from gateway.readiness import startup_report
+
     usable = len(catalog.usable_deployments)
     log.info(
         "gateway: %d virtual models, %d of %d direct models usable (config: %s)",
@@ -227,8 +268,10 @@ def _log_startup(settings: Settings, catalog: Catalog) -> None:
             "gateway: LiteLLM proxy routes open for %s (GATEWAY_LITELLM_ROUTES)",
             ", ".join(settings.litellm_routes),
         )
-    if usable == 0:
-        log.warning("gateway: no provider is usable; run `gateway models` to see why")
+    for line in startup_report(catalog):
+        log.info("gateway: %s", line)
+    if not any(d.mode == "chat" for d in catalog.usable_deployments):
+        log.warning("gateway: no chat provider is usable; run `gateway models` to see why")
     if settings.proxy_api_key is None:
         log.warning(
             "gateway: PROXY_API_KEY is not set, so every endpoint is open to anyone who can "

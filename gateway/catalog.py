@@ -34,6 +34,7 @@ class Deployment:
     timeout: float | None
     problem: str | None = None
     g4f_provider: str | None = None
+    g4f_tools: str | None = None  # "native" | "emulated"; None: as the g4f provider can
     daily_reset: str = "UTC"
     engine: str = "native"  # or "litellm": LiteLLM's Router makes this provider's calls
 
@@ -132,7 +133,11 @@ def build_catalog(
         make = _deployments_of(provider_name, provider, PROVIDER_TYPES[provider.type], env)
         for model_id, options in provider.models.items():
             deployment = make(
-                model_id, options, g4f_provider=provider.g4f_provider, engine=provider.engine
+                model_id,
+                options,
+                g4f_provider=provider.g4f_provider,
+                g4f_tools=provider.g4f_tools,
+                engine=provider.engine,
             )
             catalog.deployments[deployment.id] = deployment
     catalog.search = _search_chain(config, env)

@@ -71,7 +71,16 @@ def run_checks(settings: Settings, probe: bool) -> list[Finding]:
                 "fine on 127.0.0.1; set PROXY_API_KEY before binding to another address",
             )
         )
-    if probe:
+    if not any(d.usable and d.mode == "chat" for d in catalog.deployments.values()):
+        findings.append(
+            Finding(
+                "error",
+                "chat",
+                "no chat route is usable: nothing can answer",
+                "set one provider's key in .env (see .env.example), or enable g4f",
+            )
+        )
+    elif probe:
         findings.extend(asyncio.run(_probe(catalog)))
     return findings
 
@@ -127,17 +136,35 @@ def _check_redis(url: str) -> Finding:
 
 
 async def _probe(catalog) -> list[Finding]:
+    """Reach every usable provider without spending quota (G4F and DuckDuckGo included), and
+    say whether any chat route can answer at all."""
     from gateway.health import HealthChecker
 
-    checker = HealthChecker(catalog, interval=0)
+    checker = HealthChecker(catalog, interval=0, everything=True)
     findings = []
-    for health_name, health in (await checker.probe_all()).items():
+    probed = await checker.probe_all()
+    for health_name, health in probed.items():
         findings.append(
             Finding(
                 "error" if health.status == "down" else "ok",
                 f"reach {health_name}",
                 f"{health.status}: {health.detail} in {health.latency_ms:.0f} ms",
                 "" if health.status != "down" else "check the key, api_base and network",
+            )
+        )
+    chat_providers = {
+        d.provider for d in catalog.deployments.values() if d.usable and d.mode == "chat"
+    }
+    not_probed = sorted(chat_providers - set(probed))
+    for name in not_probed:
+        findings.append(Finding("warn", f"reach {name}", "not probed (no quota-free endpoint)"))
+    if not not_probed and all(probed[name].status == "down" for name in chat_providers):
+        findings.append(
+            Finding(
+                "error",
+                "chat",
+                "no chat route can answer: every usable provider is unreachable",
+                "check the network, or set a provider's key in .env (see .env.example)",
             )
         )
     return findings

@@ -43,9 +43,14 @@ class _Target:
 
 
 class HealthChecker:
-    def __init__(self, catalog: Catalog, interval: float) -> None:
+    def __init__(self, catalog: Catalog, interval: float, *, everything: bool = False) -> None:
+        """`everything` (what `gateway doctor --probe` asks for) also probes G4F and web
+        search, which the background checks leave alone: a failed call already rests them."""
         self.interval = interval
-        self._targets = _targets(catalog.usable_deployments)
+        deployments = catalog.usable_deployments
+        if everything:
+            deployments = [*deployments, *(d for d in catalog.search_deployments if d.usable)]
+        self._targets = _targets(deployments, everything)
         self._state: dict[str, ProviderHealth] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -110,15 +115,27 @@ class HealthChecker:
             log.log(level, "provider %s is %s (%s)", target.provider, status, detail)
 
 
-def _targets(deployments: list[Deployment]) -> list[_Target]:
+def _targets(deployments: list[Deployment], everything: bool = False) -> list[_Target]:
     targets: dict[str, _Target] = {}
     for d in deployments:
-        if d.provider in targets or not d.api_base or d.provider_type.models_path is None:
+        if d.provider in targets or (url := _probe_url(d, everything)) is None:
             continue
         key = os.environ.get(d.api_key_env) if d.api_key_env else None
         targets[d.provider] = _Target(
-            provider=d.provider,
-            url=d.api_base.rstrip("/") + d.provider_type.models_path,
-            headers=d.provider_type.probe_headers(key),
+            provider=d.provider, url=url, headers=d.provider_type.probe_headers(key)
         )
     return list(targets.values())
+
+
+def _probe_url(deployment: Deployment, everything: bool) -> str | None:
+    """A URL that answers without spending quota: the model list, where there is one."""
+    kind = deployment.provider_type.name
+    if everything and kind == "g4f":
+        from gateway.providers.g4f import probe_url
+
+        return probe_url(deployment)
+    if everything and kind == "duckduckgo":
+        return deployment.api_base  # its results page, without a query
+    if not deployment.api_base or deployment.provider_type.models_path is None:
+        return None
+    return deployment.api_base.rstrip("/") + deployment.provider_type.models_path

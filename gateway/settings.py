@@ -65,6 +65,7 @@ class Settings:
     max_header_kb: int = 64  # all of a request's headers together
     max_headers: int = 100
     rankings_dir: Path = DEFAULT_RANKINGS_DIR  # benchmark data and profiles (auto_order)
+    metrics_public: bool = False  # GET /metrics without PROXY_API_KEY (Prometheus scrapers)
 
     @property
     def generated_dir(self) -> Path:
@@ -93,7 +94,12 @@ class Settings:
             max_header_kb=int(env.get("GATEWAY_MAX_HEADER_KB") or 64),
             max_headers=int(env.get("GATEWAY_MAX_HEADERS") or 100),
             rankings_dir=Path(env.get("GATEWAY_RANKINGS_DIR") or DEFAULT_RANKINGS_DIR),
+            metrics_public=_truthy(env.get("GATEWAY_METRICS_PUBLIC")),
         )
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _names(value: str | None) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from gateway.telemetry.writer import TelemetryWriter
 if TYPE_CHECKING:
     from gateway.rankings.ranker import Ranker
     from gateway.shared.sharing import Sharing
+    from gateway.telemetry.metrics import GatewayMetrics
 
 
 @dataclass
@@ -35,3 +36,4 @@ class GatewayState:
     ranker: Ranker | None = None  # live order of auto-ordered virtual models
     health: HealthChecker | None = None
     sharing: Sharing | None = None  # cooldowns and quotas shared through Redis
+    metrics: GatewayMetrics | None = None  # counters and histograms for GET /metrics

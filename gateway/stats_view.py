@@ -1,17 +1,9 @@
-"""The `/stats` document as an HTML page and as terminal text (`gateway stats`)."""
+"""The `/stats` document as terminal text (`gateway stats`); the HTML dashboard is
+`gateway.dashboard`."""
 
 from __future__ import annotations
 
-import html
 from typing import Any
-
-_STYLE = """
-body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#222}
-table{border-collapse:collapse;margin:.5rem 0 1.5rem}
-th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}
-th{background:#f3f3f3}.bad{color:#a00}.ok{color:#070}
-"""
-
 
 HEADERS = (
     "route",
@@ -87,63 +79,6 @@ def _plain(counts: dict[str, int] | None) -> str:
     return ", ".join(f"{route} {n}" for route, n in counts.items()) if counts else "-"
 
 
-def render_html(doc: dict[str, Any]) -> str:
-    e = html.escape
-    header = "".join(f"<th>{e(h)}</th>" for h in HEADERS)
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>Gateway stats</title>",
-        f"<style>{_STYLE}</style></head><body><h1>Gateway stats</h1>",
-        f"<p>Generated {e(doc['generated_at'])}. Telemetry: {e(doc['telemetry']['database'])}, "
-        f"{doc['telemetry']['written']} rows written, {doc['telemetry']['pending']} pending. "
-        f"Shared state: {e(_sharing(doc))}.</p>",
-        f"<h2>Routes</h2><table><tr>{header}</tr>",
-    ]
-    for row in route_rows(doc):
-        css = "ok" if row[1] == "ok" else "bad"
-        cells = [
-            f"<td class='{css}'>{e(c)}</td>" if i == 1 else f"<td>{e(c)}</td>"
-            for i, c in enumerate(row)
-        ]
-        parts.append("<tr>" + "".join(cells) + "</tr>")
-    parts.append("</table><h2>Virtual models: who answered</h2><table>")
-    parts.append("<tr><th>virtual model</th><th>last hour</th><th>last day</th></tr>")
-    for name, virtual in doc["virtual_models"].items():
-        served = virtual["served"]
-        parts.append(
-            f"<tr><td>{e(name)}</td><td>{_counts(served.get('hour'))}</td>"
-            f"<td>{_counts(served.get('day'))}</td></tr>"
-        )
-    parts.append("</table>")
-    parts += _rankings_html(doc.get("rankings") or {})
-    parts.append("</body></html>")
-    return "".join(parts)
-
-
-def _rankings_html(rankings: dict[str, Any]) -> list[str]:
-    """Each auto-ordered virtual model's current order, scores and reasons."""
-    if not rankings:
-        return []
-    e = html.escape
-    parts = ["<h2>Rankings (auto-ordered virtual models)</h2>"]
-    for name, explanation in rankings.items():
-        parts.append(
-            f"<h3>{e(name)}: profile {e(str(explanation['profile']))}</h3>"
-            f"<p>{e(explanation.get('description') or '')}</p><table>"
-            "<tr><th>#</th><th>route</th><th>status</th><th>score</th><th>why</th></tr>"
-        )
-        for candidate in explanation["candidates"]:
-            score = candidate.get("score")
-            parts.append(
-                f"<tr><td>{candidate.get('position', '-')}</td><td>{e(candidate['route'])}</td>"
-                f"<td>{e(candidate['status'])}</td>"
-                f"<td>{'-' if score is None else f'{score:.3f}'}</td>"
-                f"<td>{'<br>'.join(e(r) for r in candidate.get('reasons') or []) or '-'}</td>"
-                "</tr>"
-            )
-        parts.append("</table>")
-    return parts
-
-
 def _status(provider: dict[str, Any], model: dict[str, Any]) -> str:
     if not provider["usable"]:
         return f"unusable: {provider['problem']}"
@@ -168,9 +103,3 @@ def _pair(values: dict[str, Any] | None) -> str:
 
 def _num(value: Any) -> str:
     return "-" if value is None else f"{value:g}"
-
-
-def _counts(counts: dict[str, int] | None) -> str:
-    if not counts:
-        return "-"
-    return "<br>".join(f"{html.escape(route)}: {n}" for route, n in counts.items())

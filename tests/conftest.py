@@ -7,6 +7,7 @@ model name (`fault-429-ra7`, `fault-silent`, ...).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,8 +15,14 @@ import anthropic
 import openai
 import pytest
 
+from gateway.settings import OFFLINE_DEFAULTS
 from tests.emulators import Emulator
 from tests.gateway_process import GatewayProcess, write_config
+
+# Tests that import litellm in this process get the gateway's offline defaults too (otherwise
+# LiteLLM tries to download its cost map, retrying for seconds with no network).
+for _name, _value in OFFLINE_DEFAULTS.items():
+    os.environ.setdefault(_name, _value)
 
 GROQ_KEY = "gsk_test_groq_key_0123456789"
 GEMINI_KEY = "AIzaTestGeminiKey0123456789"

@@ -130,10 +130,6 @@ def test_tool_use_round_trip(anthropic_client, model):
         tool_choice={"type": "auto"},
         messages=[user("create hello.txt containing hi")],
     )
-    if model.startswith("g4f/"):
-        # g4f's client takes no tools (issue P9): it answers in text for now.
-        assert first.content[0].type == "text"
-        return
     assert first.stop_reason == "tool_use"
     call = next(block for block in first.content if block.type == "tool_use")
     assert call.name == "write"

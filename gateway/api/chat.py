@@ -15,6 +15,7 @@ from gateway.api.common import (
     resolve_chain,
     served_headers,
 )
+from gateway.api.searching import Grounded, chat_plan, take_online_suffix, with_citations
 from gateway.api.serve import (
     FORWARDED_PARAMS,
     SSE_HEADERS,
@@ -31,20 +32,31 @@ log = logging.getLogger("gateway.chat")
 async def chat_completions(request: Request) -> Response:
     state = gateway_state(request)
     body = await read_json_object(request)
+    online = take_online_suffix(body)
     chain = resolve_chain(state, body)
+    plan = chat_plan(body, online)
     params = {key: value for key, value in body.items() if key in FORWARDED_PARAMS}
     validate_chat_params({**params, "stream": body.get("stream")})
     messages = adapt_messages(validate_messages(body.get("messages")), bool(params.get("tools")))
     stream = body.get("stream") is True
     journal = new_journal(state, request, chain, stream)
+    grounded = Grounded(state, request, chain, messages, params, journal, plan) if plan else None
     if not stream:
-        completion, served = await complete_chat(state, chain, messages, params, journal)
+        if grounded is not None:
+            completion, served = await grounded.complete()
+        else:
+            completion, served = await complete_chat(state, chain, messages, params, journal)
         return json_response(completion, served_headers(chain, served, journal))
     client_options = params.pop("stream_options", None)
     include_usage = isinstance(client_options, dict) and client_options.get("include_usage") is True
-    session, served = await stream_chat(state, chain, messages, params, include_usage, journal)
+    if grounded is not None:
+        served = await grounded.start()
+        chunks = with_citations(grounded.chunks(include_usage), grounded)
+    else:
+        session, served = await stream_chat(state, chain, messages, params, include_usage, journal)
+        chunks = session.chunks()
     return StreamingResponse(
-        openai_sse(session.chunks(), session.chain.name),
+        openai_sse(chunks, chain.name),
         media_type="text/event-stream",
         headers={**SSE_HEADERS, **served_headers(chain, served, journal)},
     )

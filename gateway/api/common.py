@@ -11,7 +11,8 @@ from starlette.requests import Request
 
 from gateway.api.errors import APIError, retry_after_header
 from gateway.catalog import Chain, Deployment
-from gateway.routing.chain import ChainExhausted, RequestRejected, Served
+from gateway.readiness import missing_variables
+from gateway.routing.chain import ChainExhausted, RequestRejected, Served, Skip
 from gateway.routing.failures import FailureKind
 from gateway.state import GatewayState
 from gateway.telemetry.journal import AttemptJournal
@@ -77,7 +78,7 @@ async def run_chain(
     journal: AttemptJournal,
 ) -> Served[T]:
     """Run the chain and turn its dead ends into the right HTTP errors."""
-    with chain_errors(state, chain):
+    with chain_errors(state, chain, journal):
         return await state.runner.run(chain, attempt, journal=journal)
 
 
@@ -88,24 +89,39 @@ def new_journal(
     stream: bool,
     request_id: str | None = None,
 ) -> AttemptJournal:
+    metrics = state.metrics
     journal = AttemptJournal(
-        sinks=(state.telemetry, state.quotas),
+        sinks=(
+            (state.telemetry, state.quotas)
+            if metrics is None
+            else (state.telemetry, state.quotas, metrics)
+        ),
+        observer=metrics,
         virtual_model=chain.name if chain.virtual else None,
         stream=stream,
         client=(request.headers.get("user-agent") or "")[:300] or None,
     )
     if request_id is not None:
         journal.request_id = request_id
+    # A LiteLLM virtual key's request (database mode): its answer goes to LiteLLM's spend
+    # logs under that key (gateway/litellm_glue/keys.py).
+    caller = request.scope.get("state", {}).get("litellm_caller")
+    if caller is not None:
+        journal.sinks = (*journal.sinks, caller)
     return journal
 
 
 @contextmanager
-def chain_errors(state: GatewayState, chain: Chain) -> Iterator[None]:
+def chain_errors(
+    state: GatewayState, chain: Chain, journal: AttemptJournal | None = None
+) -> Iterator[None]:
     """Map a chain's dead ends (everyone failed, or the request itself was refused) to
-    OpenAI-style HTTP errors."""
+    OpenAI-style HTTP errors (and tell the request's journal how it ended)."""
     try:
         yield
     except RequestRejected as rejected:
+        if journal is not None:
+            journal.ended("rejected")
         failure = rejected.failure
         status = failure.status if failure.status and 400 <= failure.status < 500 else 400
         raise APIError(
@@ -116,15 +132,25 @@ def chain_errors(state: GatewayState, chain: Chain) -> Iterator[None]:
         ) from None
     except ChainExhausted as exhausted:
         skips = [s.as_dict() for s in exhausted.skips]
-        if all(s.outcome == "unusable" for s in exhausted.skips):
+        if exhausted.unreachable:
+            # Nothing configured or reachable: a retry fails the same way, so SDKs are told
+            # not to retry (`x-should-retry`, honoured by OpenAI's and Anthropic's) and the
+            # caller hears at once what to set.
+            unconfigured = all(s.outcome == "unusable" for s in exhausted.skips)
+            if journal is not None:
+                journal.ended("unusable" if unconfigured else "unreachable")
             raise APIError(
                 503,
-                f"No candidate of {chain.name!r} is usable with this configuration "
-                "(see 'candidates'; `gateway models` explains each).",
-                code="no_usable_candidate",
+                _unreachable_message(state, chain, exhausted.skips),
+                code="no_usable_candidate" if unconfigured else "no_reachable_candidate",
                 extra={"candidates": skips},
+                headers={"x-should-retry": "false"},
             ) from None
-        retry_after = exhausted.retry_after or state.runner.settings.cooldown_seconds
+        if journal is not None:
+            journal.ended("exhausted")
+        retry_after = (
+            exhausted.wait or exhausted.retry_after or state.runner.settings.cooldown_seconds
+        )
         raise APIError(
             429,
             f"Every candidate of {chain.name!r} is rate-limited, cooling down or failing; "
@@ -133,6 +159,29 @@ def chain_errors(state: GatewayState, chain: Chain) -> Iterator[None]:
             extra={"candidates": skips},
             headers=retry_after_header(retry_after),
         ) from None
+
+
+def _unreachable_message(state: GatewayState, chain: Chain, skips: list[Skip]) -> str:
+    """What is wrong, and what to set: the variables the chain's candidates lack (or, when
+    they lack none, those of every provider that is not configured)."""
+    missing = missing_variables(s.reason for s in skips)
+    if not missing:
+        missing = missing_variables(d.problem or "" for d in state.catalog.deployments.values())
+    unreachable = [s for s in skips if s.outcome != "unusable"]
+    parts = [f"No candidate of {chain.name!r} can answer with this setup"]
+    if unreachable:
+        parts.append(
+            "; ".join(
+                f"{s.candidate} could not be reached ({s.cause or s.outcome}: {s.reason})"
+                for s in unreachable
+            )
+        )
+    if missing:
+        parts.append(
+            f"Set {', '.join(missing)} in .env (one provider is enough) and restart the gateway"
+        )
+    parts.append("`gateway doctor --probe` checks every provider, `gateway models` each chain")
+    return ". ".join(parts) + "."
 
 
 def served_headers(chain: Chain, served: Served[Any], journal: AttemptJournal) -> dict[str, str]:

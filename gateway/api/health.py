@@ -36,6 +36,7 @@ async def root(request: Request) -> Response:
                 "/v1/models",
                 "/v1/search",
                 "/stats",
+                "/metrics",
             ],
         }
     )

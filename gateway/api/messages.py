@@ -29,13 +29,18 @@ from gateway.api.common import (
     served_headers,
 )
 from gateway.api.errors import APIError
+from gateway.api.searching import Grounded, messages_plan, take_online_suffix
 from gateway.api.serve import FORWARDED_PARAMS, SSE_HEADERS, complete_chat, stream_chat
 from gateway.api.validation import validate_chat_params
 from gateway.catalog import Chain
 from gateway.formats.messages import Event, MessageBuilder, message_from_completion
-from gateway.litellm_glue.anthropic_request import InvalidMessagesRequest, chat_request
+from gateway.litellm_glue.anthropic_request import (
+    InvalidMessagesRequest,
+    chat_request,
+    web_search_tools,
+)
 from gateway.litellm_glue.tokens import count_prompt_tokens
-from gateway.routing.streaming import StreamInterrupted, StreamSession
+from gateway.routing.streaming import StreamInterrupted
 
 log = logging.getLogger("gateway.messages")
 
@@ -49,24 +54,38 @@ _DROPPED_PARAMS = ("user",)
 async def create_message(request: Request) -> Response:
     state = gateway_state(request)
     body = await read_json_object(request)
+    online = take_online_suffix(body)
     chain = resolve_chain(state, body)
     messages, params, tool_names = _chat_request(body, chain)
+    # Anthropic's web search server tool is run by the gateway (gateway/api/searching.py).
+    plan = messages_plan(web_search_tools(body), online)
     stream = body.get("stream") is True
     journal = new_journal(state, request, chain, stream)
+    grounded = Grounded(state, request, chain, messages, params, journal, plan) if plan else None
     with _anthropic_statuses():
         if not stream:
-            completion, served = await complete_chat(state, chain, messages, params, journal)
+            if grounded is not None:
+                completion, served = await grounded.complete()
+                searches = grounded.runs
+            else:
+                completion, served = await complete_chat(state, chain, messages, params, journal)
+                searches = []
             return Response(
-                orjson.dumps(message_from_completion(completion, tool_names)),
+                orjson.dumps(message_from_completion(completion, tool_names, searches)),
                 media_type="application/json",
                 headers=served_headers(chain, served, journal),
             )
-        session, served = await stream_chat(
-            state, chain, messages, params, include_usage=True, journal=journal
-        )
+        if grounded is not None:
+            served = await grounded.start()
+            chunks = grounded.chunks()
+        else:
+            session, served = await stream_chat(
+                state, chain, messages, params, include_usage=True, journal=journal
+            )
+            chunks = session.chunks()
     builder = MessageBuilder(model=served.deployment.id, tool_names=tool_names)
     return StreamingResponse(
-        _events(session, builder),
+        _events(chunks, chain.name, builder),
         media_type="text/event-stream",
         headers={**SSE_HEADERS, **served_headers(chain, served, journal)},
     )
@@ -125,12 +144,14 @@ def _rate_limited(candidate: dict[str, Any]) -> bool:
     return outcome == "cooling_down" and "after rate_limited" in str(candidate.get("reason"))
 
 
-async def _events(session: StreamSession, builder: MessageBuilder) -> AsyncIterator[bytes]:
+async def _events(
+    chunks: AsyncIterator[dict[str, Any]], chain_name: str, builder: MessageBuilder
+) -> AsyncIterator[bytes]:
     """The answer as Messages events; one that breaks off ends with an `error` event, never
     with `message_stop`."""
     try:
         yield _frames(builder.start())
-        async for chunk in session.chunks():
+        async for chunk in chunks:
             if events := builder.feed(chunk):
                 yield _frames(events)
         yield _frames(builder.finish())
@@ -138,7 +159,7 @@ async def _events(session: StreamSession, builder: MessageBuilder) -> AsyncItera
         message = interrupted.client_message
         yield _frames(builder.fail("api_error", message))
     except Exception:
-        log.exception("messages stream for %s failed", session.chain.name)
+        log.exception("messages stream for %s failed", chain_name)
         yield _frames(builder.fail("api_error", "Internal gateway error; see the gateway log."))
 
 

@@ -28,6 +28,7 @@ from gateway.api.common import (
     served_headers,
 )
 from gateway.api.errors import APIError
+from gateway.api.searching import Grounded, responses_plan, take_online_suffix
 from gateway.api.serve import FORWARDED_PARAMS, SSE_HEADERS, complete_chat, stream_chat
 from gateway.api.validation import validate_chat_params
 from gateway.formats.responses import (
@@ -41,7 +42,7 @@ from gateway.litellm_glue.responses_request import (
     chat_request,
     tool_naming,
 )
-from gateway.routing.streaming import StreamInterrupted, StreamSession
+from gateway.routing.streaming import StreamInterrupted
 from gateway.state import GatewayState
 from gateway.telemetry.response_store import ResponseNotFound
 
@@ -54,7 +55,10 @@ _KEPT_STATUSES = ("completed", "incomplete")
 async def create_response(request: Request) -> Response:
     state = gateway_state(request)
     body = await read_json_object(request)
+    online = take_online_suffix(body)
     chain = resolve_chain(state, body)
+    echoed_tools = body.get("tools")
+    plan = responses_plan(body, online)  # the gateway runs `web_search` tools itself
     input_items = await _resolved_input(state, body.get("input"))
     previous = body.get("previous_response_id")
     history = await _history(state, previous)
@@ -68,7 +72,7 @@ async def create_response(request: Request) -> Response:
     validate_chat_params(params)
     messages = adapt_messages(messages, bool(params.get("tools")))
     store = body.get("store") is not False and state.responses.enabled
-    echoed = echoed_fields(body, stored=store)
+    echoed = echoed_fields({**body, "tools": echoed_tools}, stored=store)
     naming = tool_naming(body.get("tools"))
     stream = body.get("stream") is True
     journal = new_journal(state, request, chain, stream)
@@ -77,21 +81,32 @@ async def create_response(request: Request) -> Response:
         if store and response.get("status") in _KEPT_STATUSES:
             state.responses.save(response, input_items, previous)
 
+    grounded = Grounded(state, request, chain, messages, params, journal, plan) if plan else None
     if not stream:
-        completion, served = await complete_chat(state, chain, messages, params, journal)
-        response = response_from_completion(completion, echoed, naming)
+        if grounded is not None:
+            completion, served = await grounded.complete()
+            searches = grounded.runs
+        else:
+            completion, served = await complete_chat(state, chain, messages, params, journal)
+            searches = []
+        response = response_from_completion(completion, echoed, naming, searches)
         keep(response)
         return Response(
             orjson.dumps(response),
             media_type="application/json",
             headers=served_headers(chain, served, journal),
         )
-    session, served = await stream_chat(
-        state, chain, messages, params, include_usage=True, journal=journal
-    )
+    if grounded is not None:
+        served = await grounded.start()
+        chunks = grounded.chunks()
+    else:
+        session, served = await stream_chat(
+            state, chain, messages, params, include_usage=True, journal=journal
+        )
+        chunks = session.chunks()
     builder = ResponseBuilder(echoed, model=served.deployment.id, tool_naming=naming)
     return StreamingResponse(
-        _events(session, builder, keep),
+        _events(chunks, chain.name, builder, keep),
         media_type="text/event-stream",
         headers={**SSE_HEADERS, **served_headers(chain, served, journal)},
     )
@@ -177,12 +192,14 @@ async def _history(state: GatewayState, previous: object) -> list[dict[str, Any]
         ) from None
 
 
-async def _events(session: StreamSession, builder: ResponseBuilder, keep) -> AsyncIterator[bytes]:
+async def _events(
+    chunks: AsyncIterator[dict[str, Any]], chain_name: str, builder: ResponseBuilder, keep
+) -> AsyncIterator[bytes]:
     """The answer as Responses events; one that breaks off ends in `response.failed`, never
     in `response.completed`."""
     try:
         yield _frames(builder.start())
-        async for chunk in session.chunks():
+        async for chunk in chunks:
             if events := builder.feed(chunk):
                 yield _frames(events)
         closing = builder.finish()
@@ -191,7 +208,7 @@ async def _events(session: StreamSession, builder: ResponseBuilder, keep) -> Asy
     except StreamInterrupted as interrupted:
         yield _frames(builder.fail("stream_interrupted", interrupted.client_message))
     except Exception:
-        log.exception("responses stream for %s failed", session.chain.name)
+        log.exception("responses stream for %s failed", chain_name)
         yield _frames(
             builder.fail("internal_error", "Internal gateway error; see the gateway log.")
         )

@@ -22,6 +22,7 @@ from gateway.api import (
     embeddings,
     health,
     messages,
+    metrics,
     models,
     responses,
     search,
@@ -63,6 +64,7 @@ def gateway_routes() -> list[Route]:
         *models.ROUTES,
         *search.ROUTES,
         *stats.ROUTES,
+        *metrics.ROUTES,
         *health.ROUTES,
     )
     return [

@@ -110,7 +110,7 @@ async def stream_chat(
     session = StreamSession(
         state.runner, chain, opener, messages, include_usage, journal, drain=state.drain
     )
-    with chain_errors(state, chain):
+    with chain_errors(state, chain, journal):
         served = await session.start()
     return session, served
 

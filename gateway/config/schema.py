@@ -84,6 +84,12 @@ class ProviderConfig(_Account):
     g4f_provider: str | None = Field(
         default=None, description="g4f provider class name, e.g. PollinationsAI (type g4f only)"
     )
+    g4f_tools: Literal["native", "emulated"] | None = Field(
+        default=None,
+        description="type g4f only: how tools reach the model; native passes OpenAI `tools`, "
+        "emulated describes them in the prompt and parses the call from the answer (default: "
+        "native where the g4f provider takes tools, e.g. PollinationsAI or an api_base)",
+    )
     models: dict[str, ModelOptions]
 
     @field_validator("models", mode="before")
@@ -100,6 +106,8 @@ class ProviderConfig(_Account):
 
     @model_validator(mode="after")
     def _g4f_has_no_litellm_engine(self) -> ProviderConfig:
+        if self.type != "g4f" and (self.g4f_tools or self.g4f_provider):
+            raise ValueError("g4f_provider and g4f_tools apply to type g4f only")
         if self.type == "g4f" and self.engine == "litellm":
             raise ValueError(
                 "engine: litellm does not apply to g4f (LiteLLM has no g4f provider; the "

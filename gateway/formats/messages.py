@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from gateway.search.grounding import FUNCTION_NAME, SEARCH_MARKER, SearchRun
+
 Event = dict[str, Any]
 
 # Chat finish reasons in Anthropic's words.
@@ -53,8 +55,9 @@ class _Block:
     """One content block being streamed."""
 
     index: int
-    kind: str  # "text" | "thinking" | "tool_use"
+    kind: str  # "text" | "thinking" | "tool_use" | "server_tool_use" | "web_search_tool_result"
     parts: list[str] = field(default_factory=list)
+    search: SearchRun | None = None
     tool_id: str | None = None
     name: str = ""
     announced: bool = False
@@ -83,6 +86,7 @@ class MessageBuilder:
         self._calls: dict[int, _Block] = {}  # streamed tool calls by their chat index
         # Tool names LiteLLM's adapter shortened for OpenAI's 64-character limit.
         self._tool_names = tool_names or {}
+        self.searches = 0  # web searches the gateway ran (usage.server_tool_use)
 
     # -- the stream's three phases -------------------------------------------------------
 
@@ -92,6 +96,8 @@ class MessageBuilder:
         return [{"type": "message_start", "message": message}]
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
+        if SEARCH_MARKER in chunk:
+            return self._search(chunk[SEARCH_MARKER])
         if chunk.get("model"):
             self.model = chunk["model"]
         if chunk.get("usage"):
@@ -113,7 +119,7 @@ class MessageBuilder:
 
     def finish(self) -> list[Event]:
         events = self._close_open() + self._close_calls()
-        usage = anthropic_usage(self.usage)
+        usage = self._usage()
         events.append(
             {
                 "type": "message_delta",
@@ -141,8 +147,14 @@ class MessageBuilder:
         message = self._message_head()
         message["content"] = [self._content(block) for block in self.blocks]
         message["stop_reason"] = self.stop_reason
-        message["usage"] = anthropic_usage(self.usage)
+        message["usage"] = self._usage()
         return message
+
+    def _usage(self) -> dict[str, Any]:
+        usage = anthropic_usage(self.usage)
+        if self.searches:
+            usage["server_tool_use"] = {"web_search_requests": self.searches}
+        return usage
 
     def _message_head(self) -> dict[str, Any]:
         return {
@@ -156,6 +168,8 @@ class MessageBuilder:
         }
 
     def _content(self, block: _Block) -> dict[str, Any]:
+        if block.search is not None:
+            return _search_block(block)
         if block.kind == "text":
             return {"type": "text", "text": block.text}
         if block.kind == "thinking":
@@ -168,6 +182,35 @@ class MessageBuilder:
         }
 
     # -- content blocks --------------------------------------------------------------------
+
+    def _search(self, run: SearchRun) -> list[Event]:
+        """A search the gateway ran for the model, as Anthropic's server tool reports one: a
+        `server_tool_use` block with the query, then its `web_search_tool_result`."""
+        events = self._close_open() + self._close_calls()
+        if run.error_code != "max_uses_exceeded":
+            self.searches += 1
+        use = self._new_block("server_tool_use")
+        use.tool_id, use.search = f"srvtoolu_{run.id}", run
+        result = self._new_block("web_search_tool_result")
+        result.tool_id, result.search = use.tool_id, run
+        head = {"type": "server_tool_use", "id": use.tool_id, "name": FUNCTION_NAME, "input": {}}
+        query = orjson.dumps({"query": run.query}).decode()
+        events += [
+            {"type": "content_block_start", "index": use.index, "content_block": head},
+            {
+                "type": "content_block_delta",
+                "index": use.index,
+                "delta": {"type": "input_json_delta", "partial_json": query},
+            },
+            {"type": "content_block_stop", "index": use.index},
+            {
+                "type": "content_block_start",
+                "index": result.index,
+                "content_block": _search_block(result),
+            },
+            {"type": "content_block_stop", "index": result.index},
+        ]
+        return events
 
     def _text_delta(self, kind: str, text: str) -> list[Event]:
         events: list[Event] = []
@@ -273,6 +316,35 @@ class MessageBuilder:
         return block
 
 
+def _search_block(block: _Block) -> dict[str, Any]:
+    run = block.search
+    assert run is not None
+    if block.kind == "server_tool_use":
+        return {
+            "type": "server_tool_use",
+            "id": block.tool_id,
+            "name": FUNCTION_NAME,
+            "input": {"query": run.query},
+        }
+    content: Any
+    if run.error:
+        content = {"type": "web_search_tool_result_error", "error_code": run.error_code}
+    else:
+        content = [
+            {
+                "type": "web_search_result",
+                "url": result["url"],
+                "title": result["title"],
+                # Anthropic's results carry the page text encrypted for its own models; the
+                # gateway has the snippet in the clear, which is what it gave the model.
+                "encrypted_content": result.get("snippet", ""),
+                "page_age": result.get("date"),
+            }
+            for result in run.results
+        ]
+    return {"type": "web_search_tool_result", "tool_use_id": block.tool_id, "content": content}
+
+
 def tool_input(arguments: str) -> dict[str, Any]:
     """A tool call's JSON arguments as the object Anthropic's `input` must be."""
     if not arguments.strip():
@@ -285,10 +357,15 @@ def tool_input(arguments: str) -> dict[str, Any]:
 
 
 def message_from_completion(
-    completion: dict[str, Any], tool_names: dict[str, str] | None = None
+    completion: dict[str, Any],
+    tool_names: dict[str, str] | None = None,
+    searches: list[SearchRun] = (),
 ) -> dict[str, Any]:
-    """A whole chat completion as a Messages API message object (non-stream requests)."""
+    """A whole chat completion as a Messages API message object (non-stream requests),
+    after the web searches made for it."""
     builder = MessageBuilder(completion.get("model") or "", tool_names)
+    for run in searches:
+        builder.feed({SEARCH_MARKER: run})
     for choice in completion.get("choices") or ():
         message = choice.get("message") or {}
         calls = [

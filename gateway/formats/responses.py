@@ -20,6 +20,8 @@ from typing import Any
 
 import orjson
 
+from gateway.search.grounding import SEARCH_MARKER, SearchRun, citations
+
 Event = dict[str, Any]
 Item = dict[str, Any]
 
@@ -208,6 +210,7 @@ class ResponseBuilder:
         self._sequence = 0
         self._open_text: _OpenItem | None = None  # a message or reasoning item
         self._calls: dict[int, _ToolCall] = {}
+        self.searches: list[SearchRun] = []  # the gateway's web searches, for citations
 
     # -- the stream's three phases -------------------------------------------------------
 
@@ -219,6 +222,8 @@ class ResponseBuilder:
         ]
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
+        if SEARCH_MARKER in chunk:
+            return self._search_call(chunk[SEARCH_MARKER])
         if chunk.get("model"):
             self.model = chunk["model"]
         if chunk.get("usage"):
@@ -318,10 +323,25 @@ class ResponseBuilder:
             return []
         kind, item = closing.kind, closing.item
         part = kind.part(closing.text)
+        events: list[Event] = []
+        if kind is MESSAGE and self.searches:
+            part["annotations"] = [
+                {"type": "url_citation", **citation}
+                for citation in citations(closing.text, self.searches)
+            ]
+            events += [
+                self._event(
+                    "response.output_text.annotation.added",
+                    **closing.where,
+                    annotation_index=index,
+                    annotation=annotation,
+                )
+                for index, annotation in enumerate(part["annotations"])
+            ]
         item[kind.parts_key] = [part]
         if "status" in item:
             item["status"] = "completed"
-        return [
+        events += [
             self._event(
                 f"{kind.text_event}.done", **closing.where, text=closing.text, **kind.text_extra
             ),
@@ -332,6 +352,43 @@ class ResponseBuilder:
                 item=_snapshot(item),
             ),
         ]
+        return events
+
+    def _search_call(self, run: SearchRun) -> list[Event]:
+        """A search the gateway ran for the model: a `web_search_call` item, as OpenAI's
+        hosted tool reports one (`failed` when the search could not be made)."""
+        events = self._close_text() + self._close_tool_calls()
+        self.searches.append(run)
+        item: Item = {
+            "id": f"ws_{run.id}",
+            "type": "web_search_call",
+            "status": "in_progress",
+            "action": {"type": "search", "query": run.query},
+        }
+        output_index = len(self.output)
+        self.output.append(item)
+        where = {"output_index": output_index, "item_id": item["id"]}
+        events += [
+            self._event(
+                "response.output_item.added", output_index=output_index, item=_snapshot(item)
+            ),
+            self._event("response.web_search_call.in_progress", **where),
+            self._event("response.web_search_call.searching", **where),
+        ]
+        item["status"] = "failed" if run.error else "completed"
+        item["action"] = {
+            "type": "search",
+            "query": run.query,
+            "sources": [{"type": "url", "url": r["url"]} for r in run.results],
+        }
+        if not run.error:
+            events.append(self._event("response.web_search_call.completed", **where))
+        events.append(
+            self._event(
+                "response.output_item.done", output_index=output_index, item=_snapshot(item)
+            )
+        )
+        return events
 
     def _tool_call_delta(self, delta: dict[str, Any]) -> list[Event]:
         events = self._close_text()
@@ -440,12 +497,18 @@ class ResponseBuilder:
 
 
 def response_from_completion(
-    completion: dict[str, Any], echoed: dict[str, Any], tool_naming: ToolNaming | None = None
+    completion: dict[str, Any],
+    echoed: dict[str, Any],
+    tool_naming: ToolNaming | None = None,
+    searches: list[SearchRun] = (),
 ) -> dict[str, Any]:
-    """A whole chat completion as a Responses API response object (non-stream requests)."""
+    """A whole chat completion as a Responses API response object (non-stream requests),
+    after the web searches made for it."""
     builder = ResponseBuilder(
         echoed, completion.get("model") or "", completion.get("created"), tool_naming
     )
+    for run in searches:
+        builder.feed({SEARCH_MARKER: run})
     for choice in completion.get("choices") or ():
         message = choice.get("message") or {}
         calls = [

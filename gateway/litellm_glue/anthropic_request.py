@@ -22,6 +22,7 @@ _ADAPTER = LiteLLMAnthropicMessagesAdapter()
 ROLES = frozenset({"user", "assistant", "system"})
 # Anthropic server tools the gateway runs itself (see gateway/search); others are refused.
 WEB_SEARCH_TOOL_PREFIX = "web_search"
+_SEARCH_BLOCKS = frozenset({"server_tool_use", "web_search_tool_result"})
 
 
 class InvalidMessagesRequest(ValueError):
@@ -40,7 +41,7 @@ def chat_request(
     _check_messages(body.get("messages"))
     _check_system(body.get("system"))
     tools = _checked_tools(body.get("tools"))
-    request = {**body, "model": model}
+    request = {**body, "model": model, "messages": _searches_as_text(body["messages"])}
     if tools is None:
         request.pop("tools", None)
     else:
@@ -57,6 +58,41 @@ def chat_request(
     if isinstance(choice, dict) and choice.get("disable_parallel_tool_use") is True:
         converted["parallel_tool_calls"] = False
     return [dict(message) for message in messages], converted, dict(tool_names)
+
+
+def _searches_as_text(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Earlier web searches in the history (`server_tool_use` and `web_search_tool_result`
+    blocks, which LiteLLM's adapter drops) as text, so the model still sees what it found."""
+    converted = []
+    for message in messages:
+        content = message.get("content")
+        if not isinstance(content, list) or not any(
+            isinstance(b, dict) and b.get("type") in _SEARCH_BLOCKS for b in content
+        ):
+            converted.append(message)
+            continue
+        blocks = []
+        for block in content:
+            kind = block.get("type") if isinstance(block, dict) else None
+            if kind == "server_tool_use":
+                query = (block.get("input") or {}).get("query", "")
+                blocks.append({"type": "text", "text": f"[searched the web for: {query}]\n"})
+            elif kind == "web_search_tool_result":
+                results = block.get("content")
+                lines = (
+                    [
+                        f"- {r.get('title', '')} {r.get('url', '')}"
+                        for r in results
+                        if isinstance(r, dict)
+                    ]
+                    if isinstance(results, list)
+                    else ["(the search failed)"]
+                )
+                blocks.append({"type": "text", "text": "\n".join(lines) + "\n"})
+            else:
+                blocks.append(block)
+        converted.append({**message, "content": blocks})
+    return converted
 
 
 def web_search_tools(body: dict[str, Any]) -> list[dict[str, Any]]:

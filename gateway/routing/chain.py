@@ -35,6 +35,16 @@ log = logging.getLogger("gateway.chain")
 T = TypeVar("T")
 
 _QUICK_RETRY_SECONDS = 0.1
+_WAITING_OUTCOMES = frozenset({FailureKind.RATE_LIMITED.value, "quota_exhausted"})
+_UNREACHABLE_OUTCOMES = frozenset(
+    {
+        "unusable",
+        "provider_down",
+        FailureKind.CONNECTION.value,
+        FailureKind.AUTH.value,
+        FailureKind.NOT_FOUND.value,
+    }
+)
 _QUICK_RETRY_KINDS = frozenset({FailureKind.SERVER_ERROR, FailureKind.CONNECTION})
 
 
@@ -46,6 +56,22 @@ class Skip:
     reason: str
     outcome: str
     retry_after: float | None = None
+    cause: str | None = None  # cooling_down: the failure kind it is resting after
+
+    @property
+    def waiting_helps(self) -> bool:
+        """Rate-limited, at its quota, or resting after a rate limit: it will answer later."""
+        return self.outcome in _WAITING_OUTCOMES or (
+            self.outcome == "cooling_down" and self.cause in _WAITING_OUTCOMES
+        )
+
+    @property
+    def unreachable(self) -> bool:
+        """Not configured, or not reachable with its configuration (no network, a wrong key,
+        a host that is down): waiting alone does not help."""
+        return self.outcome in _UNREACHABLE_OUTCOMES or (
+            self.outcome == "cooling_down" and self.cause in _UNREACHABLE_OUTCOMES
+        )
 
     def as_dict(self) -> dict[str, object]:
         data: dict[str, object] = {
@@ -78,6 +104,18 @@ class ChainExhausted(Exception):
         self.chain = chain
         self.skips = skips
         self.retry_after = retry_after
+
+    @property
+    def unreachable(self) -> bool:
+        """Nothing in the chain is configured and reachable: a retry would fail the same way,
+        so the client should hear it at once rather than wait for a Retry-After."""
+        return bool(self.skips) and all(s.unreachable for s in self.skips)
+
+    @property
+    def wait(self) -> float | None:
+        """When the soonest candidate that is only rate-limited can answer again."""
+        waits = [s.retry_after for s in self.skips if s.waiting_helps and s.retry_after]
+        return min(waits) if waits else None
 
 
 class RequestRejected(Exception):
@@ -164,6 +202,8 @@ class ChainRunner:
                         journal.failed(deployment, failure, started)
                     raise RequestRejected(failure, deployment, skips) from None
                 else:
+                    if journal is not None:
+                        journal.answering(deployment)
                     return Served(deployment, result, attempts, position, skips, started)
                 delay = self._same_route_retry_delay(failure, best, route_attempts)
                 if delay is None:
@@ -287,6 +327,7 @@ class ChainRunner:
                 f"cooling down for {math.ceil(remaining)}s after {cooldown.reason}",
                 "cooling_down",
                 remaining,
+                cause=cooldown.reason.split(" ", 1)[0],
             )
         return None
 

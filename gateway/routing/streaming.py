@@ -307,6 +307,8 @@ class StreamSession:
                     cancelled=not finished,
                     stopped=stopped,
                 )
+            elif self.journal is not None:
+                self.journal.ended("interrupted")  # no other candidate could continue it
         if trimmer is not None and (rest := trimmer.flush()):
             yield self._text_chunk(rest, deployment)
         if self.include_usage:

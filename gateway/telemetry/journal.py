@@ -26,10 +26,17 @@ class RecordSink(Protocol):
     def record(self, record: AttemptRecord) -> None: ...
 
 
+class RequestObserver(Protocol):
+    """Told once how a request ended (see `AttemptJournal.ended`); the metrics use it."""
+
+    def request_ended(self, journal: AttemptJournal, outcome: str, route: str | None) -> None: ...
+
+
 @dataclass
 class AttemptJournal:
     """Numbers the attempts of one request and remembers why the previous one did not
-    answer (the next row's `fallback_reason`)."""
+    answer (the next row's `fallback_reason`); tells its observer how the request ended, and
+    whether a candidate other than the first usable one answered it."""
 
     sinks: tuple[RecordSink, ...]
     virtual_model: str | None
@@ -38,9 +45,32 @@ class AttemptJournal:
     request_id: str = field(default_factory=new_request_id)
     attempts: int = 0
     last_reason: str | None = None
+    observer: RequestObserver | None = None
+    started: float = field(default_factory=time.monotonic)
+    first_route: str | None = None  # the first usable candidate this request met
+    first_miss: str | None = None  # why that one did not answer (a skip or failure kind)
+    answered_by: str | None = None  # the route whose answer reached the client first
+    done: bool = False
 
     def skipped(self, candidate: str, outcome: str, reason: str) -> None:
         self.last_reason = f"{candidate} {outcome}: {reason}"[:500]
+        if self.first_route is None and outcome != "unusable":
+            self.first_route, self.first_miss = candidate, outcome
+
+    def answering(self, deployment: Deployment) -> None:
+        """The chain found the route that answers (the first such, if a stream is later
+        continued elsewhere)."""
+        if self.answered_by is None:
+            self.answered_by = deployment.id
+
+    def ended(self, outcome: str, route: str | None = None) -> None:
+        """The request is over: answered (`success`, `cancelled`, `shutdown`, by `route`) or
+        not (`interrupted`, `rejected`, `exhausted`, `unusable`, `unreachable`). Only the first
+        call counts."""
+        if not self.done:
+            self.done = True
+            if self.observer is not None:
+                self.observer.request_ended(self, outcome, route)
 
     def failed(self, deployment: Deployment, failure: UpstreamFailure, started: float) -> None:
         self._write(
@@ -52,6 +82,8 @@ class AttemptJournal:
             error_message=failure.message,
         )
         self.last_reason = f"{deployment.id} {failure.kind}: {failure.message}"[:500]
+        if self.first_miss is None and self.first_route == deployment.id:
+            self.first_miss = str(failure.kind)
 
     def succeeded(
         self,
@@ -81,11 +113,14 @@ class AttemptJournal:
             input_tokens=usage.get("prompt_tokens"),
             output_tokens=usage.get("completion_tokens"),
         )
+        self.ended(_REQUEST_OUTCOME[outcome], deployment.id)
 
     def _write(
         self, deployment: Deployment, outcome: Outcome, started: float, **fields: Any
     ) -> None:
         self.attempts += 1
+        if self.first_route is None:
+            self.first_route = deployment.id
         record = AttemptRecord(
             request_id=self.request_id,
             virtual_model=self.virtual_model,
@@ -101,3 +136,12 @@ class AttemptJournal:
         )
         for sink in self.sinks:
             sink.record(record)
+
+
+# How a request that got an answer ended, by the outcome of its answering attempt.
+_REQUEST_OUTCOME = {
+    Outcome.SUCCESS: "success",
+    Outcome.CONTINUATION: "success",
+    Outcome.CANCELLED: "cancelled",
+    Outcome.SHUTDOWN: "shutdown",
+}

@@ -6,6 +6,7 @@ the same prompt gets the same answer from every emulated provider and tests can 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import posixpath
 import re
@@ -15,6 +16,21 @@ from typing import Any
 
 ECHO_MARKER = "echo:"
 THINKER_MARKER = "thinker"
+# Web search tools (the gateway's own, possibly renamed when a client has one): called only
+# when the user's turn starts with "search the web for", the rest of it being the query.
+SEARCH_TOOLS = frozenset({"web_search", "gateway_web_search"})
+# A model that searches whenever it can, to use up a request's search budget.
+GREEDY_SEARCH_MARKER = "greedysearch"
+SEARCH_ASK = re.compile(r"\s*search the web for\b\s*", re.IGNORECASE)
+# A model that never calls a tool (answers in prose even when tools are offered), and one
+# that tries to call one in text but writes broken JSON: what a weak keyless model does.
+PROSE_MARKER = "proser"
+BROKEN_CALL_MARKER = "badtoolcall"
+# g4f's tool emulation (g4f/providers/tool_support.py) describes the tools in the prompt and
+# expects a JSON object back; a model that reads such a prompt answers that way.
+PROMPT_TOOLS_MARKER = "You have access to the following tools."
+_PROMPT_TOOL = re.compile(r"^- Tool `([^`]+)`.*$", re.MULTILINE)
+_PROMPT_SCHEMA = re.compile(r"^\s+Parameter Schema: (\{.*\})\s*$", re.MULTILINE)
 THOUGHT = "Let me think it over."
 TOOL_RESULT_LIMIT = 200
 # What agents are asked to do in the end-to-end tests: the file the emulated model writes.
@@ -90,6 +106,20 @@ def plan_reply(provider: str, model: str, conversation: Conversation, serial: in
     """Decide the answer; `serial` makes the response and tool-call ids unique."""
     prompt_tokens = conversation.prompt_chars // 4 + 1
     reply_id = f"emu-{serial}"
+    if PROSE_MARKER in model.lower():
+        text = f"I would rather just say hello from {provider}:{model}."
+        return Reply(reply_id, text, None, prompt_tokens, len(text.split()))
+    if not conversation.tools and PROMPT_TOOLS_MARKER in conversation.context:
+        text = _prompt_tool_answer(model, conversation)
+        return Reply(reply_id, text, None, prompt_tokens, max(1, len(text) // 4))
+    tools = conversation.tools
+    search_tool = next((t for t in tools if t.name in SEARCH_TOOLS), None)
+    if search_tool is not None and GREEDY_SEARCH_MARKER in model.lower():
+        call = ToolCall(f"call_{serial}", search_tool.name, {"query": f"greedy {serial}"})
+        return Reply(reply_id, None, call, prompt_tokens, 5)
+    if tools and conversation.last_role == "user" and not _asks_to_search(conversation):
+        # A search tool is used only when asked to (agents offer one with every request).
+        conversation.tools = [t for t in tools if t.name not in SEARCH_TOOLS]
     if conversation.tools and conversation.last_role == "user":
         name, arguments = tool_call_for(conversation)
         call = ToolCall(f"call_{serial}", name, arguments)
@@ -99,6 +129,37 @@ def plan_reply(provider: str, model: str, conversation: Conversation, serial: in
     return Reply(reply_id, text, None, prompt_tokens, max(1, len(text.split())))
 
 
+def _prompt_tool_answer(model: str, conversation: Conversation) -> str:
+    """The answer to tools described in the prompt: a JSON tool call, or, once the last turn
+    is a tool's result (g4f writes it as `[Tool response...]`), a sentence about it."""
+    last_turn = conversation.context.rsplit("[User]", 1)[-1].strip()
+    if last_turn.startswith("[Tool response"):
+        result = last_turn.split("]", 1)[1].strip()
+        return f"Done: {result}"[:TOOL_RESULT_LIMIT]
+    tools: list[ToolSpec] = []
+    for line in conversation.context.splitlines():
+        if match := _PROMPT_TOOL.match(line):
+            tools.append(ToolSpec(match.group(1), {}))
+        elif tools and (match := _PROMPT_SCHEMA.match(line)):
+            with contextlib.suppress(ValueError):
+                tools[-1] = ToolSpec(tools[-1].name, json.loads(match.group(1)))
+    if not tools:
+        return "I see no tools."
+    if BROKEN_CALL_MARKER in model.lower():
+        return '{"tool_calls": [{"name": "' + tools[0].name + '", "arguments": {"filePath": '
+    name, arguments = tool_call_for(Conversation(tools=tools, context=conversation.context))
+    return json.dumps({"tool_calls": [{"name": name, "arguments": arguments}]})
+
+
+def _asks_to_search(conversation: Conversation) -> bool:
+    return bool(SEARCH_ASK.match(conversation.last_text))
+
+
+def _search_query(text: str) -> str:
+    match = SEARCH_ASK.match(text)
+    return (text[match.end() :] if match else text).strip() or text.strip()
+
+
 def tool_call_for(conversation: Conversation) -> tuple[str, dict[str, Any]]:
     """The tool the model calls, and its arguments: what agent tests assert on is a file
     written. In order: OpenCode's `write` (relative `filePath`, as ever), another tool named
@@ -106,6 +167,10 @@ def tool_call_for(conversation: Conversation) -> tuple[str, dict[str, Any]]:
     directory), a shell tool running a command that writes the file (Codex's `exec_command`),
     else the first tool offered, with sample arguments."""
     tools = conversation.tools
+    if _asks_to_search(conversation) and (
+        tool := next((t for t in tools if t.name in SEARCH_TOOLS), None)
+    ):
+        return tool.name, {"query": _search_query(conversation.last_text)}
     if tool := next((t for t in tools if t.name == "write"), None):
         return tool.name, fill_arguments(tool.parameters)
     workdir = working_directory(conversation.context)
@@ -159,7 +224,21 @@ def reasoning_text(model: str) -> str | None:
     return THOUGHT if THINKER_MARKER in model.lower() else None
 
 
+_URL = re.compile(r"https?://[^\s)\]]+")
+GROUNDED_MARKER = "Web search results for"
+
+
 def reply_text(provider: str, model: str, conversation: Conversation) -> str:
+    """The answer; after web search results (in a tool result or the prompt) it cites the
+    first result's URL, as a grounded model would."""
+    text = _plain_reply(provider, model, conversation)
+    url = _URL.search(conversation.context) if GROUNDED_MARKER in conversation.context else None
+    if url and url.group(0) not in text:
+        text = f"{text} Source: {url.group(0)}"
+    return text
+
+
+def _plain_reply(provider: str, model: str, conversation: Conversation) -> str:
     if conversation.last_role == "assistant":
         return continuation(provider, model, conversation)
     if conversation.last_role == "tool":
@@ -171,7 +250,11 @@ def reply_text(provider: str, model: str, conversation: Conversation) -> str:
 
 def continuation(provider: str, model: str, conversation: Conversation) -> str:
     """The rest of the answer after the assistant prefill, as a model honouring prefill would."""
-    turn = Conversation(last_role="user", last_text=conversation.previous_user_text)
+    turn = Conversation(
+        last_role="user",
+        last_text=conversation.previous_user_text,
+        context=conversation.context,
+    )
     full = reply_text(provider, model, turn)
     prefix = conversation.last_text
     return full[len(prefix) :] if prefix and full.startswith(prefix) else full

@@ -13,7 +13,7 @@ from typing import Any
 from .wire import JsonResponse
 
 SEARCH_PROVIDERS = ("duckduckgo", "brave", "tavily")
-RESULT_COUNT = 3
+RESULT_COUNT = 10  # at most, and as many as asked
 
 _FAULT = re.compile(r"\b(?P<provider>duckduckgo|brave|tavily)-fault-(?P<kind>\d{3}|silent)\b")
 
