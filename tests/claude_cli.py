@@ -126,7 +126,7 @@ def run_claude(
         *("-p", prompt),
         *("--model", model),
         *("--permission-mode", "acceptEdits"),
-        *("--allowedTools", "Write Bash"),
+        *("--allowedTools", "Write Bash WebSearch"),
         *("--output-format", "stream-json", "--verbose"),
     ]
     try:

@@ -1,10 +1,12 @@
 """The real Claude Code (npm `@anthropic-ai/claude-code`) completing a tool-using task through
 the gateway's Anthropic Messages API: through `coding-elite`, through a chain whose first
-provider is rate-limited so the answer comes in Gemini's wire format, and with a direct
-`provider/model` name."""
+provider is rate-limited so the answer comes in Gemini's wire format, with a direct
+`provider/model` name, and searching the web (its WebSearch tool asks the API for Anthropic's
+`web_search_20250305` server tool, which the gateway runs with its search chain)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,7 +49,8 @@ def gw(emulator, tmp_path_factory) -> Iterator[GatewayProcess]:
         },
         "coding-gemini": {"candidates": ["groq/fault-429-cc", "gemini/cc-gemini"]},
     }
-    config = write_config(root / "config", providers, virtual)
+    search = {"duckduckgo": {"type": "duckduckgo"}}
+    config = write_config(root / "config", providers, virtual, search=search)
     with GatewayProcess(config, root / "data", env=provider_env(emulator)) as process:
         yield process
 
@@ -97,3 +100,37 @@ def test_claude_code_with_a_direct_model_name(binary, gw, emulator, tmp_path):
     run = run_claude(binary, workdir, gw.url, "groq/cc-model", PROMPT)
     assert_wrote_hello(workdir, run)
     assert emulator.count(provider="groq", model="cc-model") - before >= 2
+
+
+def test_claude_code_searches_the_web_through_the_gateway(binary, gw, emulator, tmp_path):
+    """Claude Code's WebSearch tool sends its own request with the server tool and a
+    `tool_choice` forcing it; the gateway searches (the emulator's DuckDuckGo), Claude Code
+    reads the `server_tool_use` / `web_search_tool_result` blocks as search results and the
+    model answers citing them."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    searches_before = emulator.count(provider="duckduckgo")
+    run = run_claude(binary, workdir, gw.url, "coding-elite", "search the web for gateway news")
+    assert run.returncode == 0, run.tail()
+    # WebSearch is one of Claude Code's deferred tools: loaded with ToolSearch, then called.
+    uses = run.tool_uses()
+    assert [use["name"] for use in uses] == ["ToolSearch", "WebSearch"], run.tail()
+    assert uses[1]["input"]["query"] == "gateway news", run.tail()
+    results = run.tool_results()
+    assert len(results) == 2 and not results[1].get("is_error"), run.tail()
+    found = str(results[1]["content"])
+    assert 'Web search results for query: "gateway news"' in found, run.tail()
+    assert "https://example.com/duckduckgo/1" in found, run.tail()  # the results reached it
+    assert emulator.count(provider="duckduckgo") - searches_before == 1
+    # The inner request searched once, then answered: no search loop on a forced choice.
+    inner = [
+        r.body
+        for r in emulator.requests
+        if r.model == "cc-model" and "Perform a web search" in json.dumps(r.body)
+    ]
+    assert len(inner) == 2, [json.dumps(b)[:300] for b in inner]
+    assert "tool_choice" not in inner[1] or inner[1]["tool_choice"] == "auto", inner[1]
+    result = run.result()
+    assert result["subtype"] == "success" and not result["is_error"], run.tail()
+    assert "https://example.com/duckduckgo/1" in result["result"], run.tail()
+    assert result["modelUsage"]["coding-elite"]["webSearchRequests"] == 1, run.tail()

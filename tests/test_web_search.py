@@ -190,6 +190,38 @@ def test_responses_web_search_tool(gw, emulator):
     assert sent[-1].body["q"] == "rust async runtimes"
 
 
+def test_a_tool_choice_forcing_the_search_holds_for_the_first_call_only(gw, emulator):
+    """Choosing the hosted tool (Responses) or naming the server tool (Messages, as Claude
+    Code's WebSearch does) forces one search; then the model answers."""
+    rested()
+    emulator.clear()
+    response = _client(gw).responses.create(
+        model="smart",
+        input="search the web for zig allocators",
+        tools=[{"type": "web_search_preview"}],
+        tool_choice={"type": "web_search_preview"},
+    )
+    assert [item.type for item in response.output] == ["web_search_call", "message"]
+    first, second = _chat_requests(emulator, "m")
+    assert first["tool_choice"] == {"type": "function", "function": {"name": "web_search"}}
+    assert "tool_choice" not in second
+    rested()
+    emulator.clear()
+    client = anthropic.Anthropic(base_url=gw.url, api_key="unused", max_retries=0)
+    message = client.messages.create(
+        model="smart",
+        max_tokens=200,
+        messages=[{"role": "user", "content": "search the web for zig allocators"}],
+        tools=[{**ANTHROPIC_SEARCH, "max_uses": 8}],
+        tool_choice={"type": "tool", "name": "web_search"},
+    )
+    kinds = [block.type for block in message.content]
+    assert kinds == ["server_tool_use", "web_search_tool_result", "text"], kinds
+    first, second = _chat_requests(emulator, "m")
+    assert first["tool_choice"] == {"type": "function", "function": {"name": "web_search"}}
+    assert "tool_choice" not in second
+
+
 def test_responses_web_search_streamed(gw):
     stream = _client(gw).responses.create(
         model="smart",

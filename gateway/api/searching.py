@@ -66,6 +66,7 @@ class SearchPlan:
     max_searches: int = DEFAULT_SEARCHES
     filters: Filters = field(default_factory=Filters)
     instructions: str | None = None  # the `web` plugin's own search prompt
+    forced: bool = False  # the request's `tool_choice` picks the search: the first turn searches
 
 
 # -- what each API asks for --------------------------------------------------------------
@@ -124,6 +125,10 @@ def responses_plan(body: dict[str, Any], online: bool) -> SearchPlan | None:
                 body.pop("tool_choice")
     if not found:
         return SearchPlan(before=True) if online else None
+    choice = body.get("tool_choice")
+    forced = isinstance(choice, dict) and str(choice.get("type", "")).startswith("web_search")
+    if forced:
+        body.pop("tool_choice")  # the answer loop asks for the search function instead
     tool = found[0]
     results = CONTEXT_SIZES.get(str(tool.get("search_context_size")), DEFAULT_RESULTS)
     filters = tool.get("filters") if isinstance(tool.get("filters"), dict) else {}
@@ -132,6 +137,7 @@ def responses_plan(body: dict[str, Any], online: bool) -> SearchPlan | None:
         tool=True,
         max_results=results,
         filters=Filters(allowed=_domains(filters.get("allowed_domains"))),
+        forced=forced,
     )
 
 
@@ -403,10 +409,30 @@ class Grounded:
         return self.messages
 
     def _turn_params(self) -> dict[str, Any]:
+        params = self.params
+        searched = self._searches_left < self.plan.max_searches
+        if self.plan.forced and not searched and self._searches_left > 0:
+            params = {**params, "tool_choice": _choice_of(self.function)}
+        elif self._forces_search() and searched:
+            # A `tool_choice` naming the search (Claude Code's WebSearch sends one) fixes the
+            # first call, as Anthropic's does; after a search the model answers, or nothing
+            # would end the loop but the budget, and a choice naming a tool no longer offered
+            # is refused upstream.
+            params = {k: v for k, v in params.items() if k != "tool_choice"}
+            if params.get("tools"):
+                params["tool_choice"] = "auto"
         if self._searches_left <= 0:
-            return self.params
-        tools = [*(self.params.get("tools") or []), search_function(self.function)]
-        return {**self.params, "tools": tools}
+            return params
+        tools = [*(params.get("tools") or []), search_function(self.function)]
+        return {**params, "tools": tools}
+
+    def _forces_search(self) -> bool:
+        """Whether the request's `tool_choice` forces a search: it names the search function,
+        or requires a tool call when search is the only tool."""
+        choice = self.params.get("tool_choice")
+        if choice == "required":
+            return self.plan.tool and not self.params.get("tools")
+        return isinstance(choice, dict) and _chosen_name(choice) == self.function
 
     async def _run_calls(self, calls: list[dict[str, Any]], text: str) -> list[SearchRun]:
         """Run the model's search calls within the budget and add them, with their results, to
@@ -455,6 +481,16 @@ class Grounded:
         for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
             if isinstance((usage or {}).get(key), int):
                 self._usage[key] = self._usage.get(key, 0) + usage[key]
+
+
+def _choice_of(function: str) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": function}}
+
+
+def _chosen_name(choice: dict[str, Any]) -> str | None:
+    """The function a chat `tool_choice` object names."""
+    function = choice.get("function")
+    return function.get("name") if isinstance(function, dict) else choice.get("name")
 
 
 def _name(call: dict[str, Any]) -> str | None:

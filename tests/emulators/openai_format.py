@@ -38,6 +38,14 @@ class OpenAIFormat:
             # With tool_choice "none" a model answers in text, as if it had no tools.
             tools=[] if body.get("tool_choice") == "none" else _tools(body.get("tools")),
             context="\n".join(texts),
+            user_blocks=[
+                content_text(block)
+                for m in messages
+                if m.get("role") == "user"
+                for block in (
+                    m["content"] if isinstance(m.get("content"), list) else [m.get("content")]
+                )
+            ],
         )
         if messages:
             role = str(messages[-1].get("role") or "")

@@ -16,12 +16,15 @@ from typing import Any
 
 ECHO_MARKER = "echo:"
 THINKER_MARKER = "thinker"
-# Web search tools (the gateway's own, possibly renamed when a client has one): called only
-# when the user's turn starts with "search the web for", the rest of it being the query.
-SEARCH_TOOLS = frozenset({"web_search", "gateway_web_search"})
+# Web search tools (the gateway's own, possibly renamed when a client has one, and Claude
+# Code's `WebSearch`): called only when the user's turn starts with "search the web for" (or
+# Claude Code's "Perform a web search for the query:"), the rest of it being the query.
+SEARCH_TOOLS = frozenset({"web_search", "gateway_web_search", "WebSearch"})
 # A model that searches whenever it can, to use up a request's search budget.
 GREEDY_SEARCH_MARKER = "greedysearch"
-SEARCH_ASK = re.compile(r"\s*search the web for\b\s*", re.IGNORECASE)
+SEARCH_ASK = re.compile(
+    r"\s*(?:search the web for|perform a web search for the query:)\s*", re.IGNORECASE
+)
 # A model that never calls a tool (answers in prose even when tools are offered), and one
 # that tries to call one in text but writes broken JSON: what a weak keyless model does.
 PROSE_MARKER = "proser"
@@ -70,6 +73,9 @@ class Conversation:
     # The text of the system prompt and every message, where agents state their working
     # directory (an absolute file path for Claude Code's `Write`, a workdir for shell tools).
     context: str = ""
+    # Each text block of every user message, in order (an agent's prompt may sit between
+    # reminders it adds).
+    user_blocks: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +118,9 @@ def plan_reply(provider: str, model: str, conversation: Conversation, serial: in
     if not conversation.tools and PROMPT_TOOLS_MARKER in conversation.context:
         text = _prompt_tool_answer(model, conversation)
         return Reply(reply_id, text, None, prompt_tokens, max(1, len(text) // 4))
+    if deferred := _deferred_search_call(conversation):
+        call = ToolCall(f"call_{serial}", *deferred)
+        return Reply(reply_id, None, call, prompt_tokens, 5)
     tools = conversation.tools
     search_tool = next((t for t in tools if t.name in SEARCH_TOOLS), None)
     if search_tool is not None and GREEDY_SEARCH_MARKER in model.lower():
@@ -149,6 +158,34 @@ def _prompt_tool_answer(model: str, conversation: Conversation) -> str:
         return '{"tool_calls": [{"name": "' + tools[0].name + '", "arguments": {"filePath": '
     name, arguments = tool_call_for(Conversation(tools=tools, context=conversation.context))
     return json.dumps({"tool_calls": [{"name": name, "arguments": arguments}]})
+
+
+# A search already made in this conversation: the gateway's results or Claude Code's.
+_SEARCHED = re.compile(r'Web search (?:results )?for (?:query: )?"')
+
+
+def _deferred_search_call(conversation: Conversation) -> tuple[str, dict[str, Any]] | None:
+    """Claude Code's WebSearch is a deferred tool (only named in a reminder): a model asked to
+    search loads it with `ToolSearch` ("select:WebSearch"), calls it once it is offered, and
+    answers from its results after that."""
+    names = {tool.name for tool in conversation.tools}
+    if not names & {"ToolSearch", "WebSearch"} or _SEARCHED.search(conversation.context):
+        return None
+    query = next(
+        (
+            _search_query(text)
+            for text in reversed(conversation.user_blocks)
+            if SEARCH_ASK.match(text)
+        ),
+        None,
+    )
+    if query is None:
+        return None
+    if "WebSearch" in names:
+        return "WebSearch", {"query": query}
+    if "WebSearch" in conversation.context:
+        return "ToolSearch", {"query": "select:WebSearch", "max_results": 1}
+    return None
 
 
 def _asks_to_search(conversation: Conversation) -> bool:
@@ -232,7 +269,8 @@ def reply_text(provider: str, model: str, conversation: Conversation) -> str:
     """The answer; after web search results (in a tool result or the prompt) it cites the
     first result's URL, as a grounded model would."""
     text = _plain_reply(provider, model, conversation)
-    url = _URL.search(conversation.context) if GROUNDED_MARKER in conversation.context else None
+    marker = conversation.context.rfind(GROUNDED_MARKER)
+    url = _URL.search(conversation.context, marker) if marker >= 0 else None
     if url and url.group(0) not in text:
         text = f"{text} Source: {url.group(0)}"
     return text
