@@ -102,9 +102,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app_: Starlette):
         async with AsyncExitStack() as stack:
+            litellm_state: dict = {}
             if proxy is not None:
-                # LiteLLM's own startup: its Router, database and hooks for its routes.
-                await stack.enter_async_context(proxy.app.router.lifespan_context(proxy.app))
+                # LiteLLM's own startup: its Router, database and hooks for its routes. What
+                # its lifespan yields (the `database` its DB-backed routes read from
+                # `request.state`) becomes this app's lifespan state, which Starlette copies
+                # into every request's.
+                litellm_state = dict(
+                    await stack.enter_async_context(proxy.app.router.lifespan_context(proxy.app))
+                    or {}
+                )
                 if dropped := proxy.drop_idle_hooks():
                     log.debug("gateway: unregistered idle LiteLLM proxy hooks %s", dropped)
             if key_gate is not None:
@@ -119,7 +126,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if sharing is not None:
                 await sharing.start()
             try:
-                yield
+                yield litellm_state or None  # None: servers without lifespan state still work
             finally:
                 if ranker is not None:
                     await ranker.close()

@@ -20,6 +20,10 @@ OFFLINE_DEFAULTS = {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
     "TOKENIZERS_PARALLELISM": "false",
+    # Everything LiteLLM fetches on its own (its admin UI's release banner and blog posts,
+    # policy templates, beta-header lists, the password breach check) uses its bundled copy
+    # or is skipped.
+    "LITELLM_OFFLINE_MODE": "true",
     # LiteLLM's anonymous usage telemetry.
     "LITELLM_TELEMETRY": "False",
     "DISABLE_SCHEMA_UPDATE": "True",

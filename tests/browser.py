@@ -1,19 +1,25 @@
 """Headless Chromium for page tests (Debian's `chromium`, which `make test` installs through
-scripts/ensure-chromium.sh), and a small PNG reader for its screenshots."""
+scripts/ensure-chromium.sh): one-shot runs (DOM, screenshot), a DevTools driver for pages to
+click and type into, and a small PNG reader for the screenshots."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import struct
 import subprocess
 import tempfile
+import time
+import urllib.request
 import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from websockets.sync.client import connect
 
 # How this machine's Chromium runs as root without a display or a network beyond loopback.
 FLAGS = (
@@ -163,3 +169,139 @@ def _unfilter(kind: int, line: bytearray, previous: bytearray, bpp: int) -> None
             line[i] = (line[i] + predictor) & 0xFF
         else:
             raise AssertionError(f"unknown PNG filter {kind}")
+
+
+class DevTools:
+    """A headless Chromium driven over the DevTools protocol (a websocket, the `websockets`
+    package): for pages that must be clicked and typed into, such as LiteLLM's login form.
+    `with DevTools(binary) as page: page.goto(url); page.evaluate("document.title")`."""
+
+    def __init__(self, binary: str, size: tuple[int, int] = (1400, 1000)) -> None:
+        self._binary = binary
+        self._size = size
+        self._next_id = 0
+        self.events: list[dict] = []  # the DevTools events received so far
+
+    def __enter__(self) -> DevTools:
+        self._profile = tempfile.TemporaryDirectory(prefix="chromium-devtools-")
+        self._process = subprocess.Popen(
+            [
+                self._binary,
+                *FLAGS,
+                f"--user-data-dir={self._profile.name}",
+                f"--window-size={self._size[0]},{self._size[1]}",
+                "--remote-debugging-port=0",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        port_file = Path(self._profile.name) / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not (port_file.exists() and port_file.read_text().strip()):
+            if time.monotonic() > deadline or self._process.poll() is not None:
+                self.__exit__(None, None, None)
+                raise AssertionError("chromium did not open its DevTools port")
+            time.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as reply:
+            targets = json.load(reply)
+        page = next(t for t in targets if t.get("type") == "page")
+        self._socket = connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=10)
+        self.send("Page.enable")
+        self.send("Runtime.enable")
+        self.send("Network.enable")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        socket = getattr(self, "_socket", None)
+        if socket is not None:
+            socket.close()
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+        self._profile.cleanup()
+
+    def send(self, method: str, **params: object) -> dict:
+        """One command and its result (events that arrive meanwhile are skipped)."""
+        self._next_id += 1
+        self._socket.send(json.dumps({"id": self._next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self._socket.recv(timeout=60))
+            if "method" in message:
+                self.events.append(message)
+            if message.get("id") == self._next_id:
+                assert "error" not in message, f"{method}: {message['error']}"
+                return message.get("result") or {}
+
+    def responses(self) -> list[tuple[int, str, str]]:
+        """(status, method, url) of every HTTP response the page received so far."""
+        methods = {
+            e["params"]["requestId"]: e["params"]["request"]["method"]
+            for e in self.events
+            if e["method"] == "Network.requestWillBeSent"
+        }
+        return [
+            (
+                int(e["params"]["response"]["status"]),
+                methods.get(e["params"]["requestId"], "?"),
+                e["params"]["response"]["url"],
+            )
+            for e in self.events
+            if e["method"] == "Network.responseReceived"
+        ]
+
+    def goto(self, url: str) -> None:
+        self.send("Page.navigate", url=url)
+
+    def evaluate(self, expression: str) -> object:
+        """A JavaScript expression's value (promises awaited)."""
+        result = self.send(
+            "Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True
+        )
+        if "exceptionDetails" in result:
+            raise AssertionError(f"{expression!r} threw: {result['exceptionDetails']}")
+        return result.get("result", {}).get("value")
+
+    def wait_for(self, expression: str, timeout: float = 30) -> object:
+        """Polls `expression` until it is truthy; its value."""
+        deadline = time.monotonic() + timeout
+        last: object = None
+        while time.monotonic() < deadline:
+            try:
+                last = self.evaluate(expression)
+            except AssertionError as exc:  # the page is navigating
+                last = exc
+            if last and not isinstance(last, Exception):
+                return last
+            time.sleep(0.25)
+        text = self.evaluate("document.body ? document.body.innerText.slice(0, 2000) : ''")
+        raise AssertionError(f"waited {timeout}s for {expression!r} (last: {last!r}); page: {text}")
+
+    @staticmethod
+    def with_text(selector: str, text: str) -> str:
+        """A JavaScript expression: the first `selector` element whose text is `text`."""
+        return (
+            f"[...document.querySelectorAll({_js(selector)})]"
+            f".find(e => e.innerText.trim() === {_js(text)})"
+        )
+
+    def type_into(self, selector: str, text: str) -> None:
+        """Focuses the element and types `text` as keyboard input (React sees the events)."""
+        found = self.evaluate(
+            f"(() => {{ const e = document.querySelector({_js(selector)}); "
+            "if (!e) return false; e.focus(); return true; })()"
+        )
+        assert found, f"no element {selector!r}"
+        self.send("Input.insertText", text=text)
+
+    def screenshot(self, path: Path) -> Path:
+        data = self.send("Page.captureScreenshot", format="png")["data"]
+        path.write_bytes(base64.b64decode(data))
+        return path
+
+
+def _js(value: str) -> str:
+    return json.dumps(value)

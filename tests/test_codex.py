@@ -1,6 +1,7 @@
 """The real Codex CLI (npm `@openai/codex`) completing a tool-using task through the gateway's
-Responses API: through `coding-elite`, and through a chain whose first provider is
-rate-limited so the answer comes in Gemini's wire format."""
+Responses API: through `coding-elite`, through a chain whose first provider is rate-limited so
+the answer comes in Gemini's wire format, and searching the web (Codex offers the Responses
+`web_search` tool, which the gateway runs with its search chain)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ def gw(emulator, tmp_path_factory) -> Iterator[GatewayProcess]:
         },
         "coding-gemini": {"candidates": ["groq/fault-429-cx", "gemini/cx-gemini"]},
     }
-    config = write_config(root / "config", providers, virtual)
+    search = {"duckduckgo": {"type": "duckduckgo"}}
+    config = write_config(root / "config", providers, virtual, search=search)
     with GatewayProcess(config, root / "data", env=provider_env(emulator)) as process:
         yield process
 
@@ -84,3 +86,21 @@ def test_codex_through_a_rate_limited_chain_to_gemini(binary, gw, emulator, tmp_
     assert emulator.count(provider="gemini", model="cx-gemini") - before >= 2
     limited = [r for r in emulator.requests if r.model == "fault-429-cx"]
     assert limited and all(r.status == 429 for r in limited)
+
+
+def test_codex_searches_the_web_through_the_gateway(binary, gw, emulator, tmp_path):
+    """The model calls the search the gateway offers in place of Codex's hosted `web_search`
+    tool; the gateway searches (the emulator's DuckDuckGo) and streams a `web_search_call`
+    item, which Codex shows as its own web search, then the answer citing the result."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    searches_before = emulator.count(provider="duckduckgo")
+    run = run_codex(binary, workdir, gw.url, "coding-elite", "search the web for gateway news")
+    assert run.returncode == 0, run.tail()
+    assert not run.of_type("turn.failed") and not run.of_type("error"), run.tail()
+    searches = run.items("web_search")
+    assert [search["query"] for search in searches] == ["gateway news"], run.tail()
+    assert emulator.count(provider="duckduckgo") - searches_before == 1
+    messages = run.items("agent_message")
+    assert messages and "https://example.com/duckduckgo/1" in messages[-1]["text"], run.tail()
+    assert not run.items("command_execution"), run.tail()

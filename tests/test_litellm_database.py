@@ -22,6 +22,7 @@ import httpx
 import psycopg
 import pytest
 
+from tests.browser import DevTools, require_chromium
 from tests.conftest import provider_env
 from tests.gateway_process import GatewayProcess, write_config
 from tests.prisma_setup import fresh_database, jwt_claims, prisma_toolchain
@@ -314,7 +315,7 @@ def test_a_virtual_keys_rate_limit_is_enforced_in_the_callers_shape(db_gateway):
 def test_a_virtual_key_is_limited_to_its_models(db_gateway):
     key = _generate_key(db_gateway, key_alias="direct-only", models=["groq/m"])
     refused = _chat(db_gateway, key)
-    assert refused.status_code in (401, 403), refused.text
+    assert refused.status_code == 403, refused.text
     assert "coding-elite" in refused.json()["error"]["message"]
     allowed = httpx.post(
         db_gateway.url + "/v1/chat/completions",
@@ -330,3 +331,74 @@ def test_budgets_count_only_priced_models(db_gateway):
     priced at zero: a key over its budget is still served (README: budgets)."""
     key = _generate_key(db_gateway, key_alias="over-budget", max_budget=0.5, spend=1.0)
     assert _chat(db_gateway, key).status_code == 200
+
+
+# Model-serving routes the UI has pages for that stay closed through the gateway (MCP and
+# agents are served by LiteLLM alone, outside the chains), and one whose table the
+# installable migrations lack (see README, "LiteLLM admin UI and database mode").
+CLOSED_FOR_THE_UI = ("/v1/mcp/", "/v1/agents", "/subscription_accounts/")
+
+
+def test_admin_ui_in_headless_chromium(db_gateway):
+    """LiteLLM's admin UI rendered and clicked in a real browser through the gateway: its
+    login form, the dashboard staying logged in (it logs out when one of its API calls is
+    refused), the Models page listing the virtual model, and a key made with the UI's own
+    "Create New Key" form, limited to `coding-elite`, that the gateway then accepts."""
+    with DevTools(require_chromium()) as page:
+        page.goto(db_gateway.url + "/ui/")
+        page.wait_for("!!document.querySelector('input[type=password]')")
+        page.type_into("input:not([type=password])", "admin")
+        page.type_into("input[type=password]", MASTER)
+        page.evaluate("document.querySelector('button[type=submit]').click()")
+        page.wait_for("!location.pathname.startsWith('/ui/login')")
+
+        page.goto(db_gateway.url + "/ui/models-and-endpoints/")
+        page.wait_for("document.body.innerText.includes('coding-elite')")
+        assert "/ui/login" not in page.evaluate("location.href")
+        assert "token=" in page.evaluate("document.cookie")  # still logged in
+
+        page.goto(db_gateway.url + "/ui/api-keys/")
+        create = page.with_text("button", "+ Create New Key")
+        page.wait_for(f"!!{create}")
+        page.evaluate(f"{create}.click()")
+        page.wait_for("!!document.querySelector('[role=dialog] input[data-slot=input]')")
+        page.type_into("[role=dialog] input[data-slot=input]", "made-in-chromium")
+        page.type_into("#models", "coding")
+        option = page.with_text("[role=option]", "coding-elite")
+        page.wait_for(f"!!{option}")
+        page.evaluate(f"{option}.click()")
+        page.evaluate("document.querySelector('[role=dialog] button[type=submit]').click()")
+        key = page.wait_for(
+            "([...document.querySelectorAll('[role=dialog]')].map(d => d.innerText).join(' ')"
+            ".match(/sk-[A-Za-z0-9_-]{16,}/) || [null])[0]"
+        )
+
+        for path in ("/ui/logs/", "/ui/usage/", "/ui/playground/", "/ui/"):
+            page.goto(db_gateway.url + path)
+            page.wait_for("document.body.innerText.length > 200")
+        time.sleep(2)  # the last page's API calls
+        responses = page.responses()
+        assert "/ui/login" not in page.evaluate("location.href")
+        assert "token=" in page.evaluate("document.cookie")
+
+    assert isinstance(key, str)
+    answered = _chat(db_gateway, key)
+    assert answered.status_code == 200, answered.text
+    assert answered.headers["x-gateway-virtual-model"] == "coding-elite"
+    other = _chat(db_gateway, key, model="groq/m")
+    assert other.status_code == 403, other.text  # the key is limited to coding-elite
+
+    failed = [(status, url) for status, _, url in responses if status >= 500]
+    assert not failed, failed
+    refused = [
+        url
+        for status, _, url in responses
+        if status == 404 and "/_next/" not in url and "litellm-runtime-config" not in url
+    ]
+    from urllib.parse import urlsplit
+
+    unexpected = [u for u in refused if not urlsplit(u).path.startswith(CLOSED_FOR_THE_UI)]
+    # LiteLLM's own 404s (a page asking for a route this build does not have) are fine;
+    # the gateway's ("No such endpoint") would mean a route the UI needs is still closed.
+    closed = [u for u in unexpected if "No such endpoint" in httpx.get(u, timeout=30).text]
+    assert not closed, closed

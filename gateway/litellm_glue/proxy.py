@@ -36,13 +36,27 @@ ADMIN_PREFIXES = (
     "/sso/",
     "/login",
     "/v2/login",
+    "/v3/login",
     "/logout",
+    "/session/",
+    "/management/v1/",  # the UI asks `/management/v1/users/me` right after logging in
+    "/api/plugins",
+    "/telemetry/",  # the UI's own event settings (LiteLLM's usage telemetry stays off)
+    # LiteLLM's admin health pages: license, warnings, its DB/cache state; none calls a
+    # provider (unlike `/health` itself).
+    "/health/license",
+    "/health/deployment_warnings",
+    "/health/readiness/details",
     "/onboarding/",
     "/.well-known/litellm-ui-config",
     "/litellm/.well-known/litellm-ui-config",
     "/key/",
     "/user/",
+    "/v2/user/",
     "/team/",
+    "/v2/team/",
+    "/project/",
+    "/gateway/",  # the Usage page's activity
     "/organization/",
     "/customer/",
     "/end_user/",
@@ -57,6 +71,10 @@ ADMIN_PREFIXES = (
     "/config/",
     "/get/",
     "/guardrails",
+    "/v2/guardrails",
+    "/policies",
+    "/prompts",
+    "/vector_store/",
     "/audit",
     "/tag/",
     "/public/",
