@@ -15,14 +15,18 @@ from gateway.api.common import (
     resolve_chain,
     served_headers,
 )
-from gateway.api.searching import Grounded, chat_plan, take_online_suffix, with_citations
+from gateway.api.searching import (
+    chat_plan,
+    streamed_answer,
+    take_online_suffix,
+    whole_answer,
+    with_citations,
+)
 from gateway.api.serve import (
     FORWARDED_PARAMS,
     SSE_HEADERS,
-    complete_chat,
     json_response,
     openai_sse,
-    stream_chat,
 )
 from gateway.api.validation import validate_chat_params, validate_messages
 
@@ -40,21 +44,18 @@ async def chat_completions(request: Request) -> Response:
     messages = adapt_messages(validate_messages(body.get("messages")), bool(params.get("tools")))
     stream = body.get("stream") is True
     journal = new_journal(state, request, chain, stream)
-    grounded = Grounded(state, request, chain, messages, params, journal, plan) if plan else None
     if not stream:
-        if grounded is not None:
-            completion, served = await grounded.complete()
-        else:
-            completion, served = await complete_chat(state, chain, messages, params, journal)
+        completion, served, _ = await whole_answer(
+            state, request, chain, messages, params, journal, plan
+        )
         return json_response(completion, served_headers(chain, served, journal))
     client_options = params.pop("stream_options", None)
     include_usage = isinstance(client_options, dict) and client_options.get("include_usage") is True
+    chunks, served, grounded = await streamed_answer(
+        state, request, chain, messages, params, journal, plan, include_usage
+    )
     if grounded is not None:
-        served = await grounded.start()
-        chunks = with_citations(grounded.chunks(include_usage), grounded)
-    else:
-        session, served = await stream_chat(state, chain, messages, params, include_usage, journal)
-        chunks = session.chunks()
+        chunks = with_citations(chunks, grounded)
     return StreamingResponse(
         openai_sse(chunks, chain.name),
         media_type="text/event-stream",

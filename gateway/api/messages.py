@@ -29,8 +29,13 @@ from gateway.api.common import (
     served_headers,
 )
 from gateway.api.errors import APIError
-from gateway.api.searching import Grounded, messages_plan, take_online_suffix
-from gateway.api.serve import FORWARDED_PARAMS, SSE_HEADERS, complete_chat, stream_chat
+from gateway.api.searching import (
+    messages_plan,
+    streamed_answer,
+    take_online_suffix,
+    whole_answer,
+)
+from gateway.api.serve import FORWARDED_PARAMS, SSE_HEADERS
 from gateway.api.validation import validate_chat_params
 from gateway.catalog import Chain
 from gateway.formats.messages import Event, MessageBuilder, message_from_completion
@@ -61,28 +66,19 @@ async def create_message(request: Request) -> Response:
     plan = messages_plan(web_search_tools(body), online)
     stream = body.get("stream") is True
     journal = new_journal(state, request, chain, stream)
-    grounded = Grounded(state, request, chain, messages, params, journal, plan) if plan else None
     with _anthropic_statuses():
         if not stream:
-            if grounded is not None:
-                completion, served = await grounded.complete()
-                searches = grounded.runs
-            else:
-                completion, served = await complete_chat(state, chain, messages, params, journal)
-                searches = []
+            completion, served, searches = await whole_answer(
+                state, request, chain, messages, params, journal, plan
+            )
             return Response(
                 orjson.dumps(message_from_completion(completion, tool_names, searches)),
                 media_type="application/json",
                 headers=served_headers(chain, served, journal),
             )
-        if grounded is not None:
-            served = await grounded.start()
-            chunks = grounded.chunks()
-        else:
-            session, served = await stream_chat(
-                state, chain, messages, params, include_usage=True, journal=journal
-            )
-            chunks = session.chunks()
+        chunks, served, _ = await streamed_answer(
+            state, request, chain, messages, params, journal, plan
+        )
     builder = MessageBuilder(model=served.deployment.id, tool_names=tool_names)
     return StreamingResponse(
         _events(chunks, chain.name, builder),

@@ -28,8 +28,13 @@ from gateway.api.common import (
     served_headers,
 )
 from gateway.api.errors import APIError
-from gateway.api.searching import Grounded, responses_plan, take_online_suffix
-from gateway.api.serve import FORWARDED_PARAMS, SSE_HEADERS, complete_chat, stream_chat
+from gateway.api.searching import (
+    responses_plan,
+    streamed_answer,
+    take_online_suffix,
+    whole_answer,
+)
+from gateway.api.serve import FORWARDED_PARAMS, SSE_HEADERS
 from gateway.api.validation import validate_chat_params
 from gateway.formats.responses import (
     Event,
@@ -81,14 +86,10 @@ async def create_response(request: Request) -> Response:
         if store and response.get("status") in _KEPT_STATUSES:
             state.responses.save(response, input_items, previous)
 
-    grounded = Grounded(state, request, chain, messages, params, journal, plan) if plan else None
     if not stream:
-        if grounded is not None:
-            completion, served = await grounded.complete()
-            searches = grounded.runs
-        else:
-            completion, served = await complete_chat(state, chain, messages, params, journal)
-            searches = []
+        completion, served, searches = await whole_answer(
+            state, request, chain, messages, params, journal, plan
+        )
         response = response_from_completion(completion, echoed, naming, searches)
         keep(response)
         return Response(
@@ -96,14 +97,9 @@ async def create_response(request: Request) -> Response:
             media_type="application/json",
             headers=served_headers(chain, served, journal),
         )
-    if grounded is not None:
-        served = await grounded.start()
-        chunks = grounded.chunks()
-    else:
-        session, served = await stream_chat(
-            state, chain, messages, params, include_usage=True, journal=journal
-        )
-        chunks = session.chunks()
+    chunks, served, _ = await streamed_answer(
+        state, request, chain, messages, params, journal, plan
+    )
     builder = ResponseBuilder(echoed, model=served.deployment.id, tool_naming=naming)
     return StreamingResponse(
         _events(chunks, chain.name, builder, keep),

@@ -2,11 +2,13 @@
 the searches themselves (through the `web-search` chain: its providers, quotas, cooldowns and
 telemetry), and the answer loop that runs the model's `web_search` calls.
 
-`Grounded` stands between an edge and `complete_chat` / `stream_chat`. Before the answer it
-may search once (`:online`, `web_search_options`, the `web` plugin) and put the results in
-the prompt; with a search tool it offers the model a `web_search` function, and whenever the
-model calls it, runs the search, adds the results as the call's result and asks the model
-again, within the request's search budget. In a stream, the model's own text and the
+Every API's edge asks `whole_answer` or `streamed_answer` for its answer: the chain's own
+without a search plan, else through `Grounded`, which stands between the edge and
+`complete_chat` / `stream_chat`. Before the answer it may search once (`:online`,
+`web_search_options`, the `web` plugin) and put the results in the prompt; with a search
+tool it offers the model a `web_search` function, and whenever the model calls it, runs the
+search, adds the results as the call's result and asks the model again, within the
+request's search budget. In a stream, the model's own text and the
 client's tool calls pass through as they come; only the search calls are held back, and each
 search appears as a `{"gateway_search": SearchRun}` chunk the Responses and Messages
 renderers turn into their own items (chat drops it and cites the results instead). A failed
@@ -504,6 +506,50 @@ def _query_of(call: dict[str, Any]) -> str:
     except orjson.JSONDecodeError:
         return clip_query(arguments)
     return clip_query(str(value.get("query") or "")) if isinstance(value, dict) else ""
+
+
+# -- the answer, with or without search -------------------------------------------------------
+
+
+async def whole_answer(
+    state: GatewayState,
+    request: Request,
+    chain: Chain,
+    messages: list[dict[str, Any]],
+    params: dict[str, Any],
+    journal: AttemptJournal,
+    plan: SearchPlan | None,
+) -> tuple[dict[str, Any], Served[Any], list[SearchRun]]:
+    """The chat completion that answers, and the searches made for it (none without a
+    plan): what every API's edge renders in its own shape."""
+    if plan is None:
+        completion, served = await complete_chat(state, chain, messages, params, journal)
+        return completion, served, []
+    grounded = Grounded(state, request, chain, messages, params, journal, plan)
+    completion, served = await grounded.complete()
+    return completion, served, grounded.runs
+
+
+async def streamed_answer(
+    state: GatewayState,
+    request: Request,
+    chain: Chain,
+    messages: list[dict[str, Any]],
+    params: dict[str, Any],
+    journal: AttemptJournal,
+    plan: SearchPlan | None,
+    include_usage: bool = True,
+) -> tuple[AsyncIterator[dict[str, Any]], Served[Any], Grounded | None]:
+    """The answer's chat chunks once its stream has opened (its errors are still the
+    request's HTTP errors), with a `gateway_search` chunk per search when there is a plan."""
+    if plan is None:
+        session, served = await stream_chat(
+            state, chain, messages, params, include_usage=include_usage, journal=journal
+        )
+        return session.chunks(), served, None
+    grounded = Grounded(state, request, chain, messages, params, journal, plan)
+    served = await grounded.start()
+    return grounded.chunks(include_usage), served, grounded
 
 
 async def with_citations(
