@@ -333,10 +333,26 @@ def test_budgets_count_only_priced_models(db_gateway):
     assert _chat(db_gateway, key).status_code == 200
 
 
-# Model-serving routes the UI has pages for that stay closed through the gateway (MCP and
-# agents are served by LiteLLM alone, outside the chains), and one whose table the
-# installable migrations lack (see README, "LiteLLM admin UI and database mode").
-CLOSED_FOR_THE_UI = ("/v1/mcp/", "/v1/agents", "/subscription_accounts/")
+# Routes the UI has pages for that stay closed through the gateway: MCP, agents and prompt
+# management (its "test" runs a model) are served by LiteLLM alone, outside the chains; the
+# subscription accounts' table is missing from the installable migrations (see README,
+# "LiteLLM admin UI and database mode").
+CLOSED_FOR_THE_UI = ("/v1/mcp/", "/v1/agents", "/prompts/", "/subscription_accounts/")
+
+
+def test_routes_that_call_models_around_the_chains_stay_closed(db_gateway):
+    """The admin group opens LiteLLM's management, never a route that makes a model call of
+    its own: a deep `/health` check, a prompt test, MCP."""
+    auth = {"authorization": f"Bearer {MASTER}"}
+    for method, path in (
+        ("GET", "/health"),
+        ("POST", "/prompts/test"),
+        ("GET", "/v1/mcp/server"),
+        ("POST", "/v1/vector_stores/x/search"),
+    ):
+        answer = httpx.request(method, db_gateway.url + path, headers=auth, json={}, timeout=30)
+        assert answer.status_code in (404, 405), (path, answer.status_code, answer.text)
+        assert "No such endpoint" in answer.json()["error"]["message"], (path, answer.text)
 
 
 def test_admin_ui_in_headless_chromium(db_gateway):

@@ -25,7 +25,8 @@ from gateway.redact import redact
 log = logging.getLogger("gateway.litellm")
 
 # LiteLLM's admin UI and the management API it calls (keys, users, teams, models, spend).
-# Never `/health` (a deep health check sends real completions and spends free quota).
+# Never `/health` (a deep health check sends real completions and spends free quota), nor
+# `/prompts` (`/prompts/test` makes a model call around the chains).
 ADMIN_PREFIXES = (
     "/ui",
     "/_next",
@@ -73,8 +74,7 @@ ADMIN_PREFIXES = (
     "/guardrails",
     "/v2/guardrails",
     "/policies",
-    "/prompts",
-    "/vector_store/",
+    "/vector_store/",  # its management; searching one is the closed `/v1/vector_stores`
     "/audit",
     "/tag/",
     "/public/",
