@@ -195,6 +195,32 @@ def test_litellm_migrations_create_its_tables(db_gateway, database_url):
     assert again.applied == [] and again.already == len(files)
 
 
+def test_instances_starting_together_migrate_once():
+    """Three instances migrating one new database at once (in a schema of its own, as
+    `?schema=` asks): one applies every migration, the others wait on Prisma's lock and
+    find them applied; the ledger holds each migration once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gateway.litellm_glue.database import apply_migrations, migration_files
+
+    files = migration_files()
+    with fresh_database() as url:
+        target = url + "?schema=litellm"
+        with ThreadPoolExecutor(3) as pool:
+            reports = list(pool.map(apply_migrations, [target] * 3))
+        assert sorted(len(r.applied) for r in reports) == [0, 0, len(files)]
+        assert all(r.already == len(files) for r in reports if not r.applied)
+        with psycopg.connect(url) as conn:
+            names = [
+                row[0]
+                for row in conn.execute(
+                    'SELECT migration_name FROM litellm."_prisma_migrations" '
+                    "WHERE finished_at IS NOT NULL"
+                )
+            ]
+        assert sorted(names) == sorted(name for name, _ in files)
+
+
 def test_admin_ui_logs_in_with_its_own_form_and_cookie(db_gateway):
     with httpx.Client(base_url=db_gateway.url, timeout=30) as browser:
         # The UI's pages are LiteLLM's: served without the gateway's key.

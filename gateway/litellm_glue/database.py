@@ -21,14 +21,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("gateway.litellm")
 
 # Prisma's migration lock (`pg_advisory_lock(72707369)`, the key `prisma migrate` takes).
 PRISMA_ADVISORY_LOCK_KEY = 72707369
+# How long an instance waits for another one's migrations (LiteLLM's take seconds).
+MIGRATION_LOCK_TIMEOUT = 300.0
 LEDGER_DDL = (
     'CREATE TABLE IF NOT EXISTS "_prisma_migrations" ('
     '"id" VARCHAR(36) PRIMARY KEY NOT NULL, "checksum" VARCHAR(64) NOT NULL, '
@@ -145,6 +149,23 @@ class MigrationFailed(RuntimeError):
     pass
 
 
+def _wait_for_lock(conn: Any, timeout: float = MIGRATION_LOCK_TIMEOUT) -> None:
+    """Take Prisma's migration lock, polling. Not `pg_advisory_lock`: a session blocked in it
+    holds a transaction open, and the holder's `CREATE INDEX CONCURRENTLY` waits for every
+    open transaction to end, so two instances starting together deadlock."""
+    deadline = time.monotonic() + timeout
+    while not conn.execute(
+        "SELECT pg_try_advisory_lock(%s)", (PRISMA_ADVISORY_LOCK_KEY,)
+    ).fetchone()[0]:
+        if time.monotonic() > deadline:
+            raise MigrationFailed(
+                f"another instance held the migration lock for over {timeout:.0f} s; if none "
+                "is migrating, a stale session holds it (see pg_locks, objid "
+                f"{PRISMA_ADVISORY_LOCK_KEY})"
+            )
+        time.sleep(0.5)
+
+
 def migrations_dir() -> Path:
     import litellm_proxy_extras
 
@@ -175,10 +196,12 @@ def apply_migrations(database_url: str, directory: Path | None = None) -> Migrat
     url, schema = libpq_url(database_url)
     report = MigrationReport()
     with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        conn.execute("SELECT pg_advisory_lock(%s)", (PRISMA_ADVISORY_LOCK_KEY,))
+        # Instances starting together queue here; the schema is created under the lock too
+        # (PostgreSQL's CREATE SCHEMA IF NOT EXISTS is not safe against a concurrent one).
+        _wait_for_lock(conn)
         try:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
             conn.execute(LEDGER_DDL)
             rows = conn.execute(
                 'SELECT migration_name, finished_at IS NOT NULL FROM "_prisma_migrations" '
