@@ -5,9 +5,11 @@ click and type into, and a small PNG reader for the screenshots."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
@@ -183,7 +185,10 @@ class DevTools:
         self.events: list[dict] = []  # the DevTools events received so far
 
     def __enter__(self) -> DevTools:
-        self._profile = tempfile.TemporaryDirectory(prefix="chromium-devtools-")
+        # Chromium's helper processes may still write to the profile as it shuts down.
+        self._profile = tempfile.TemporaryDirectory(
+            prefix="chromium-devtools-", ignore_cleanup_errors=True
+        )
         self._process = subprocess.Popen(
             [
                 self._binary,
@@ -195,6 +200,7 @@ class DevTools:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: stopped whole on exit
         )
         port_file = Path(self._profile.name) / "DevToolsActivePort"
         deadline = time.monotonic() + 30
@@ -217,11 +223,14 @@ class DevTools:
         socket = getattr(self, "_socket", None)
         if socket is not None:
             socket.close()
-        self._process.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGTERM)
         try:
             self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self._process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait(timeout=10)
         self._profile.cleanup()
 
     def send(self, method: str, **params: object) -> dict:
