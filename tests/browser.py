@@ -247,6 +247,7 @@ class DevTools:
 
     def responses(self) -> list[tuple[int, str, str]]:
         """(status, method, url) of every HTTP response the page received so far."""
+        self.send("Runtime.evaluate", expression="0")  # reads the events queued before it
         methods = {
             e["params"]["requestId"]: e["params"]["request"]["method"]
             for e in self.events
