@@ -9,7 +9,6 @@ without calling them until a probe sees it answer again. No completion is ever s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
@@ -20,6 +19,7 @@ import httpx
 
 from gateway.catalog import Catalog, Deployment
 from gateway.redact import redact
+from gateway.tasks import stop_task
 
 log = logging.getLogger("gateway.health")
 
@@ -59,10 +59,7 @@ class HealthChecker:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="health")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
 
     def is_down(self, provider: str) -> ProviderHealth | None:
         health = self._state.get(provider)

@@ -10,7 +10,6 @@ back once it recovers. Cooldowns, quotas and health still skip a route whatever 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 from collections.abc import Callable, Mapping
@@ -22,6 +21,7 @@ from gateway.catalog import Catalog, Chain
 from gateway.config import RoutingSettings
 from gateway.rankings.data import RankingData, Source
 from gateway.rankings.score import LiveSignals, Ranked, rank
+from gateway.tasks import stop_task
 
 log = logging.getLogger("gateway.rankings")
 
@@ -139,11 +139,8 @@ class Ranker:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="rankings")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

@@ -10,9 +10,10 @@ gateway's own saturation: it fails the attempt, but does not cool the route down
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
+
+from gateway.tasks import stop_task
 
 log = logging.getLogger("gateway.saturation")
 
@@ -40,11 +41,8 @@ class Saturation:
             self._task = asyncio.get_running_loop().create_task(self._probe(), name="saturation")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def _probe(self) -> None:
         loop = asyncio.get_running_loop()

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from gateway.routing.cooldowns import Cooldown, CooldownTracker
 from gateway.shared.link import RedisLink
+from gateway.tasks import stop_task
 
 log = logging.getLogger("gateway.shared")
 
@@ -36,10 +37,7 @@ class SharedCooldowns:
         self._listener = asyncio.create_task(self._listen(), name="gateway-shared-cooldowns")
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+        await stop_task(self._listener)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=1)
 

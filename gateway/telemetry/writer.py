@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, delete, event
 
 from gateway.redact import hide_password, redact
+from gateway.tasks import stop_task
 from gateway.telemetry.records import AttemptRecord
 from gateway.telemetry.schema import attempts, metadata
 
@@ -106,11 +107,8 @@ class TelemetryWriter:
 
     async def close(self, timeout: float = 5.0) -> None:
         """Flush what is queued (bounded by `timeout`), then stop."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         with contextlib.suppress(Exception, TimeoutError):
             await asyncio.wait_for(self.flush(), timeout)
         if self._engine is not None:
